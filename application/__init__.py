@@ -1,0 +1,1 @@
+"""The application layer: use cases over the event store, access rules, uniqueness."""

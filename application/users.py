@@ -1,0 +1,79 @@
+"""Use cases for users and their tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from application.core import CoreApplication, Outcome
+from domain.errors import Errors, NotFoundError, ValidationError
+from domain.identity import aggregate_id
+from domain.index import Index, KeyTakenError
+from domain.origin import Origin
+from domain.scopes import Scopes
+from domain.tokens import Token
+from domain.users import User, validate_registration
+
+
+class UserCases(CoreApplication):
+    def register_user(self, username: str, email: str, origin: Origin) -> Outcome[int]:
+        """Register a user; username and email are unique (case-insensitively)."""
+        validate_registration(username, email)
+
+        def command() -> Outcome[int]:
+            user_id = self.ids.next_id("user")
+            errors = Errors()
+            indexes: list[Index] = []
+            for kind, key, field, message in (
+                ("username", username.lower(), "username", "Username already exists"),
+                ("email", email.lower(), "email", "Email already exists"),
+            ):
+                try:
+                    indexes.append(self.claim(kind, key, user_id, origin))
+                except KeyTakenError:
+                    errors.add(field, message)
+            errors.raise_if_any()
+            user = User(public_id=user_id, username=username, email=email, origin=origin)
+            return Outcome(user_id, self.save(user, *indexes))
+
+        return self.run(command)
+
+    def get_user(self, user_id: int) -> User:
+        user = self.load(aggregate_id("user", user_id), User)
+        if user is None:
+            raise NotFoundError("user")
+        return user
+
+    def create_token(
+        self,
+        user_id: int,
+        name: str,
+        token_hash: str,
+        scopes: Scopes,
+        expires_at: datetime | None,
+        origin: Origin,
+    ) -> Outcome[int]:
+        """Record a new token for a user; only the hash of its secret is stored."""
+        self.get_user(user_id)
+        if not name or len(name) > 64:
+            raise ValidationError({"name": ["Name must be between 1 and 64 characters in length"]})
+        token_id = self.ids.next_id("token")
+        token = Token(
+            public_id=token_id,
+            user_id=user_id,
+            name=name,
+            token_hash=token_hash,
+            scopes=str(scopes),
+            expires_at=expires_at,
+            origin=origin,
+        )
+        return Outcome(token_id, self.save(token))
+
+    def revoke_token(self, token_id: int, origin: Origin) -> Outcome[None]:
+        def command() -> Outcome[None]:
+            token = self.load(aggregate_id("token", token_id), Token)
+            if token is None:
+                raise NotFoundError("token")
+            token.revoke(origin)
+            return Outcome(None, self.save(token))
+
+        return self.run(command)

@@ -1,0 +1,172 @@
+"""The Namespace aggregate: a tree of namespaces whose root holds visibility and collaborators."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import Errors, NamespacePermissionError, ValidationError
+from domain.identity import aggregate_id
+from domain.origin import Origin
+
+NAME_RE = re.compile(r"^[a-zA-Z0-9]+$")
+MAX_DEPTH = 20
+VISIBILITIES = ("private", "internal", "public")
+DESCRIPTION_MAX = 255
+
+
+def name_errors(name: str | None) -> list[str]:
+    """Every rule a namespace name breaks (Djinn's messages)."""
+    if not name:
+        return ["Name field required"]
+    errors = []
+    if not 3 <= len(name) <= 32:
+        errors.append("Name must be between 3 and 32 characters in length")
+    if not NAME_RE.match(name):
+        errors.append("Name can only have letters, and numbers")
+    return errors
+
+
+def validate_fields(
+    errors: Errors, *, description: str | None, visibility: str | None
+) -> None:
+    """Add the rules that `description` and `visibility` break to `errors`."""
+    if description is not None and len(description) > DESCRIPTION_MAX:
+        errors.add("description", "Description cannot be longer than 255 characters in length")
+    if visibility is not None and visibility not in VISIBILITIES:
+        errors.add("visibility", "Visibility must be one of private, internal, public")
+
+
+class DepthExceededError(ValidationError):
+    """Raised when a child namespace would be deeper than the tree allows."""
+
+    def __init__(self, field: str = "parent") -> None:
+        super().__init__({field: [f"Namespace cannot exceed depth of {MAX_DEPTH}"]})
+
+
+class Namespace(Aggregate):
+    """A namespace; the root of a tree carries the tree's visibility and collaborators."""
+
+    @staticmethod
+    def create_id(public_id: int) -> UUID:
+        return aggregate_id("namespace", public_id)
+
+    @event("Created")
+    def __init__(
+        self,
+        public_id: int,
+        owner_id: int,
+        name: str,
+        path: str,
+        parent_id: int | None,
+        root_id: int,
+        level: int,
+        description: str,
+        visibility: str,
+        origin: Origin,
+    ) -> None:
+        self.public_id = public_id
+        self.owner_id = owner_id
+        self.name = name
+        self.path = path
+        self.parent_id = parent_id
+        self.root_id = root_id
+        self.level = level
+        self.description = description
+        self.visibility = visibility
+        self.children: list[int] = []
+        self.collaborators: list[int] = []
+        self.deleted = False
+
+    @classmethod
+    def create_root(
+        cls,
+        public_id: int,
+        owner_id: int,
+        name: str,
+        description: str,
+        visibility: str,
+        origin: Origin,
+    ) -> Namespace:
+        return cls(
+            public_id=public_id,
+            owner_id=owner_id,
+            name=name,
+            path=name,
+            parent_id=None,
+            root_id=public_id,
+            level=0,
+            description=description,
+            visibility=visibility,
+            origin=origin,
+        )
+
+    @property
+    def is_root(self) -> bool:
+        return self.parent_id is None
+
+    def create_child(
+        self, public_id: int, name: str, description: str, origin: Origin
+    ) -> Namespace:
+        """Create a child; it inherits visibility, and the parent records it."""
+        if self.level + 1 >= MAX_DEPTH:
+            raise DepthExceededError()
+        child = Namespace(
+            public_id=public_id,
+            owner_id=self.owner_id,
+            name=name,
+            path=f"{self.path}/{name}",
+            parent_id=self.public_id,
+            root_id=self.root_id,
+            level=self.level + 1,
+            description=description,
+            visibility=self.visibility,
+            origin=origin,
+        )
+        self._child_added(child_id=public_id, origin=origin)
+        return child
+
+    @event("ChildAdded")
+    def _child_added(self, child_id: int, origin: Origin) -> None:
+        self.children.append(child_id)
+
+    def forget_child(self, child_id: int, origin: Origin) -> None:
+        if child_id in self.children:
+            self._child_removed(child_id=child_id, origin=origin)
+
+    @event("ChildRemoved")
+    def _child_removed(self, child_id: int, origin: Origin) -> None:
+        self.children.remove(child_id)
+
+    def can_write(self, user_id: int) -> bool:
+        """Write access to the tree; call on the root."""
+        return user_id == self.owner_id or user_id in self.collaborators
+
+    def require_owner(self, user_id: int) -> None:
+        if user_id != self.owner_id:
+            raise NamespacePermissionError("Only the namespace owner can do this")
+
+    def update(self, description: str | None, visibility: str | None, origin: Origin) -> None:
+        """Change the fields given; visibility is a property of the root only."""
+        if description is not None and description != self.description:
+            self._description_changed(description=description, origin=origin)
+        if visibility is not None and self.is_root and visibility != self.visibility:
+            self._visibility_changed(visibility=visibility, origin=origin)
+
+    @event("DescriptionChanged")
+    def _description_changed(self, description: str, origin: Origin) -> None:
+        self.description = description
+
+    @event("VisibilityChanged")
+    def _visibility_changed(self, visibility: str, origin: Origin) -> None:
+        self.visibility = visibility
+
+    def delete(self, origin: Origin) -> None:
+        if not self.deleted:
+            self._deleted(origin=origin)
+
+    @event("Deleted")
+    def _deleted(self, origin: Origin) -> None:
+        self.deleted = True

@@ -1,0 +1,1 @@
+"""Adapters and wiring: settings, PostgreSQL, the event store, secrets, tokens."""

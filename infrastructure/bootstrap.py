@@ -1,0 +1,82 @@
+"""The one place where marid is wired together: database, event store, read models."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.projection import Projection
+
+from application.app import MaridApplication
+from application.core import Outcome
+from infrastructure.database import eventsourcing_env, start_embedded
+from infrastructure.ids import PostgresIds
+from infrastructure.secret_key import load_secret_key
+from infrastructure.settings import Settings
+from projections.base import View
+from projections.namespace_queries import NamespaceQueries
+from projections.registry import PROJECTIONS
+from projections.runner import ReadModels, Runner
+from projections.user_queries import UserQueries
+
+log = logging.getLogger("marid")
+T = TypeVar("T")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Marid:
+    """A wired marid: the application, the read models and their queries.
+
+    Construction connects to PostgreSQL (starting the embedded server when no URL is
+    configured) and creates missing tables; `start()` starts the projection runners.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        conninfo: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
+        self.secret_key = load_secret_key(settings.secret_key, settings.data_dir)
+        env = eventsourcing_env(self.conninfo, settings.pool_size)
+        self.app = MaridApplication(env, clock=clock)
+        self.datastore: PostgresDatastore = self.app.recorder.datastore  # type: ignore[attr-defined]
+        self.app.ids = PostgresIds(self.datastore)
+        self.projections: dict[str, Projection[View]] = {}
+        for name, (projection_class, view_class) in PROJECTIONS.items():
+            view = view_class(self.datastore)
+            view.create_table()
+            self.projections[name] = projection_class(view=view)
+        self.read_models = ReadModels(self.app, self.projections.values())
+        self.users = UserQueries(self.datastore)
+        self.namespaces = NamespaceQueries(self.datastore)
+        self._started = False
+
+    def start(self) -> None:
+        """Start a runner per projection (each waits to lead if another process leads)."""
+        if self._started:
+            return
+        self._started = True
+        for projection in self.projections.values():
+            runner = Runner(self.app, projection, self.conninfo)
+            self.read_models.attach(runner)
+            runner.start()
+
+    def settle(self, outcome: Outcome[T]) -> T:
+        """Wait until the read models hold an outcome's events, then return its value."""
+        self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
+        return outcome.value
+
+    def close(self) -> None:
+        self.read_models.stop()
+        self.app.close()

@@ -1,0 +1,14 @@
+"""Every projection marid runs, with the view class it writes."""
+
+from __future__ import annotations
+
+from eventsourcing.projection import Projection
+
+from projections.base import View
+from projections.namespaces import NamespacesProjection, NamespacesView
+from projections.users import UsersProjection, UsersView
+
+PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
+    "users": (UsersProjection, UsersView),  # type: ignore[dict-item]  # Projection is invariant in its view
+    "namespaces": (NamespacesProjection, NamespacesView),  # type: ignore[dict-item]
+}

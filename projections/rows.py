@@ -1,0 +1,106 @@
+"""Rows the read models answer with, and helpers shared by their queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from eventsourcing.postgres import PostgresDatastore
+
+
+@dataclass(frozen=True)
+class UserRow:
+    id: int
+    username: str
+    email: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    id: int
+    user_id: int
+    name: str
+    scopes: str
+    expires_at: datetime | None
+    revoked: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NamespaceRow:
+    id: int
+    user_id: int
+    root_id: int
+    parent_id: int | None
+    name: str
+    path: str
+    description: str
+    visibility: str
+    created_at: datetime
+    user: UserRow
+    parent: NamespaceRow | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page of a list: 1-based `number` (clamped), `per_page`, and the total row count."""
+
+    number: int
+    per_page: int
+    total: int
+
+    @property
+    def last(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def offset(self) -> int:
+        return (self.number - 1) * self.per_page
+
+    @classmethod
+    def clamp(cls, requested: int, per_page: int, total: int) -> Page:
+        last = max(1, -(-total // per_page))
+        return cls(min(max(requested, 1), last), per_page, total)
+
+
+def like_pattern(search: str | None) -> str:
+    """A case-insensitive substring pattern for ILIKE, with wildcards in `search` escaped."""
+    if not search:
+        return "%"
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Queries:
+    """Base of the query objects: read-only transactions on the shared pool."""
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        self.datastore = datastore
+
+    def fetch_all(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, params)
+            return [dict(row) for row in curs.fetchall()]
+
+    def fetch_one(self, sql: str, params: Any = None) -> dict[str, Any] | None:
+        rows = self.fetch_all(sql, params)
+        return rows[0] if rows else None
+
+    def count(self, sql: str, params: Any = None) -> int:
+        row = self.fetch_one(sql, params)
+        return int(row["count"]) if row else 0
+
+
+def user_from(row: dict[str, Any], prefix: str = "u_") -> UserRow:
+    return UserRow(
+        id=row[f"{prefix}id"],
+        username=row[f"{prefix}username"],
+        email=row[f"{prefix}email"],
+        created_at=row[f"{prefix}created_at"],
+    )
+
+
+def user_columns(alias: str, prefix: str) -> str:
+    return ", ".join(f"{alias}.{c} AS {prefix}{c}" for c in ("id", "username", "email", "created_at"))

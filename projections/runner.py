@@ -1,0 +1,167 @@
+"""Projection runners: one leader per projection, chosen with a PostgreSQL advisory lock.
+
+Every process may start runners; one takes each projection's session lock and follows the
+event log through an eventsourcing subscription (LISTEN/NOTIFY), the others wait to take
+over. Writers wait on `ReadModels.wait_for` until their events are in every read model
+that subscribes to them, so a client always reads its own writes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from eventsourcing.application import Application
+from eventsourcing.persistence import Recording, Subscription, Tracking
+from eventsourcing.projection import Projection
+
+from projections.base import View, lock_key
+
+log = logging.getLogger("marid.projections")
+
+
+class Runner:
+    """Follows the event log into one view while it holds the projection's leader lock."""
+
+    def __init__(
+        self,
+        app: Application[UUID],
+        projection: Projection[View],
+        conninfo: str,
+        retry_interval: float = 1.0,
+    ) -> None:
+        self.app = app
+        self.projection = projection
+        self.view = projection.view
+        self.conninfo = conninfo
+        self.retry_interval = retry_interval
+        self.position = 0
+        self.is_leader = False
+        self._changed = threading.Condition()
+        self._stopping = threading.Event()
+        self._subscription: Subscription[Any] | None = None
+        self._thread = threading.Thread(
+            target=self._run, name=f"projection-{projection.name}", daemon=True
+        )
+
+    @property
+    def name(self) -> str:
+        return self.projection.name
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        subscription = self._subscription
+        if subscription is not None:
+            subscription.stop()
+        self._thread.join(timeout=10)
+
+    def wait_local(self, notification_id: int, timeout: float) -> bool:
+        """Block until this runner has processed `notification_id`, or `timeout` passes."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self.position >= notification_id, timeout)
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as lock_conn:
+                    if self._lead(lock_conn):
+                        self._follow()
+            except Exception:
+                log.exception("projection %s failed; retrying", self.name)
+            finally:
+                self.is_leader = False
+            self._stopping.wait(self.retry_interval)
+
+    def _lead(self, conn: psycopg.Connection[Any]) -> bool:
+        key = lock_key(f"marid:projection:{self.name}")
+        while not self._stopping.is_set():
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            if row is not None and row[0]:
+                self.is_leader = True
+                return True
+            self._stopping.wait(self.retry_interval)
+        return False
+
+    def _follow(self) -> None:
+        start = self.view.max_tracking_id(self.app.name)
+        self._set_position(start or 0)
+        subscription = self.app.recorder.subscribe(gt=start, topics=self.projection.topics)
+        self._subscription = subscription
+        if self._stopping.is_set():
+            subscription.stop()
+        with subscription:
+            for notification in subscription:
+                event = self.app.mapper.to_domain_event(notification)
+                self.projection.process_event(event, Tracking(self.app.name, notification.id))
+                self._set_position(notification.id)
+        self._subscription = None
+
+    def _set_position(self, position: int) -> None:
+        with self._changed:
+            self.position = position
+            self._changed.notify_all()
+
+
+class ReadModels:
+    """The views of one process, the runners it started, and read-your-writes waiting."""
+
+    def __init__(self, app: Application[UUID], projections: Iterable[Projection[View]]) -> None:
+        self.app = app
+        self.views = {p.name: p.view for p in projections}
+        self._topics = {p.name: set(p.topics) for p in projections}
+        self.runners: dict[str, Runner] = {}
+
+    def attach(self, runner: Runner) -> None:
+        """Wait on a runner of this process instead of polling the tracking table."""
+        self.runners[runner.name] = runner
+
+    def targets(self, recordings: Iterable[Recording[UUID]]) -> dict[str, int]:
+        """For each projection, the last of these notifications it must process."""
+        targets: dict[str, int] = {}
+        for recording in recordings:
+            topic, nid = recording.notification.topic, recording.notification.id
+            for name, topics in self._topics.items():
+                if topic in topics:
+                    targets[name] = max(targets.get(name, 0), nid)
+        return targets
+
+    def wait_for(self, recordings: Iterable[Recording[UUID]], timeout: float = 10.0) -> bool:
+        """Block until every read model that subscribes to these events has processed them."""
+        deadline = time.monotonic() + timeout
+        for name, nid in self.targets(recordings).items():
+            if not self._wait(name, nid, deadline):
+                log.warning("read model %s did not reach %s within %ss", name, nid, timeout)
+                return False
+        return True
+
+    def _wait(self, name: str, nid: int, deadline: float) -> bool:
+        runner = self.runners.get(name)
+        view = self.views[name]
+        delay = 0.002
+        while True:
+            if runner is not None and runner.position >= nid:
+                return True
+            if runner is None or not runner.is_leader:
+                current = view.max_tracking_id(self.app.name)
+                if current is not None and current >= nid:
+                    return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if runner is not None and runner.is_leader:
+                runner.wait_local(nid, min(remaining, 0.05))
+            else:
+                time.sleep(min(delay, remaining))
+                delay = min(delay * 2, 0.05)
+
+    def stop(self) -> None:
+        for runner in self.runners.values():
+            runner.stop()
