@@ -18,6 +18,8 @@ def can_read_namespace(
     return caller_id == owner_id or caller_id in collaborators
 
 
-def can_write_namespace(owner_id: int, collaborators: Collection[int], caller_id: int | None) -> bool:
+def can_write_namespace(
+    owner_id: int, collaborators: Collection[int], caller_id: int | None
+) -> bool:
     """Root owner and collaborators only; visibility never grants write access."""
     return caller_id is not None and (caller_id == owner_id or caller_id in collaborators)

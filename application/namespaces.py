@@ -127,7 +127,9 @@ class NamespaceCases(CoreApplication):
             while stack:
                 node = stack.pop()
                 node.delete(origin)
-                index = self.claim("namespace", name_key(node.owner_id, node.name), node.public_id, origin)
+                index = self.claim(
+                    "namespace", name_key(node.owner_id, node.name), node.public_id, origin
+                )
                 index.release(node.public_id, origin)
                 changed += [node, index]
                 stack.extend(c for c in map(self.namespace, node.children) if c is not None)

@@ -48,5 +48,3 @@ class NamespaceRef:
 
     def __str__(self) -> str:
         return f"{self.path}@{self.owner}" if self.owner else self.path
-
-

@@ -29,9 +29,7 @@ def name_errors(name: str | None) -> list[str]:
     return errors
 
 
-def validate_fields(
-    errors: Errors, *, description: str | None, visibility: str | None
-) -> None:
+def validate_fields(errors: Errors, *, description: str | None, visibility: str | None) -> None:
     """Add the rules that `description` and `visibility` break to `errors`."""
     if description is not None and len(description) > DESCRIPTION_MAX:
         errors.add("description", "Description cannot be longer than 255 characters in length")

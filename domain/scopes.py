@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-RESOURCES = ("build", "cron", "image", "invite", "key", "namespace", "object", "variable", "webhook")
+RESOURCES = (
+    "build",
+    "cron",
+    "image",
+    "invite",
+    "key",
+    "namespace",
+    "object",
+    "variable",
+    "webhook",
+)
 PERMISSIONS = ("read", "write", "delete")
 
 

@@ -13,7 +13,17 @@ from projections.rows import (
     user_from,
 )
 
-_NS_COLS = ("id", "user_id", "root_id", "parent_id", "name", "path", "description", "visibility", "created_at")
+_NS_COLS = (
+    "id",
+    "user_id",
+    "root_id",
+    "parent_id",
+    "name",
+    "path",
+    "description",
+    "visibility",
+    "created_at",
+)
 
 SELECT = (
     "SELECT "
@@ -89,14 +99,14 @@ class NamespaceQueries(Queries):
         self, namespace_id: int, search: str | None, page: int, per_page: int
     ) -> tuple[list[NamespaceRow], Page]:
         params = {"parent": namespace_id, "search": like_pattern(search)}
-        return self._page("n.parent_id = %(parent)s AND n.path ILIKE %(search)s", params, page, per_page)
+        return self._page(
+            "n.parent_id = %(parent)s AND n.path ILIKE %(search)s", params, page, per_page
+        )
 
     def _page(
         self, where: str, params: dict[str, Any], page: int, per_page: int
     ) -> tuple[list[NamespaceRow], Page]:
-        total = self.count(
-            f"SELECT count(*) AS count FROM namespaces n WHERE {where}", params
-        )
+        total = self.count(f"SELECT count(*) AS count FROM namespaces n WHERE {where}", params)
         clamped = Page.clamp(page, per_page, total)
         rows = self.fetch_all(
             SELECT + f"WHERE {where} ORDER BY n.path, u.username, n.id "

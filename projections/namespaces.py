@@ -77,7 +77,9 @@ class NamespacesProjection(Projection[NamespacesView]):
     @process_event.register
     def description_changed(self, event: Namespace.DescriptionChanged, tracking: Tracking) -> None:
         sql = f"UPDATE {self.view.t('namespaces')} SET description = %s WHERE aggregate_id = %s"
-        self.view.write(tracking, lambda c: c.execute(sql, (event.description, event.originator_id)))
+        self.view.write(
+            tracking, lambda c: c.execute(sql, (event.description, event.originator_id))
+        )
 
     @process_event.register
     def visibility_changed(self, event: Namespace.VisibilityChanged, tracking: Tracking) -> None:

@@ -103,4 +103,6 @@ def user_from(row: dict[str, Any], prefix: str = "u_") -> UserRow:
 
 
 def user_columns(alias: str, prefix: str) -> str:
-    return ", ".join(f"{alias}.{c} AS {prefix}{c}" for c in ("id", "username", "email", "created_at"))
+    return ", ".join(
+        f"{alias}.{c} AS {prefix}{c}" for c in ("id", "username", "email", "created_at")
+    )

@@ -12,7 +12,9 @@ TOKEN_COLUMNS = "t.id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, t.c
 
 class UserQueries(Queries):
     def user(self, user_id: int) -> UserRow | None:
-        row = self.fetch_one(f"SELECT {user_columns('u', 'u_')} FROM users u WHERE u.id = %s", (user_id,))
+        row = self.fetch_one(
+            f"SELECT {user_columns('u', 'u_')} FROM users u WHERE u.id = %s", (user_id,)
+        )
         return None if row is None else user_from(row)
 
     def user_by_name(self, username: str) -> UserRow | None:

@@ -45,7 +45,9 @@ class UsersProjection(Projection[UsersView]):
         sql = f"INSERT INTO {self.view.t('users')} VALUES (%s, %s, %s, %s)"
         self.view.write(
             tracking,
-            lambda c: c.execute(sql, (event.public_id, event.username, event.email, event.timestamp)),
+            lambda c: c.execute(
+                sql, (event.public_id, event.username, event.email, event.timestamp)
+            ),
         )
 
     @process_event.register

@@ -1,0 +1,1 @@
+"""The HTTP API (Litestar): controllers, schemas, authentication, the error table."""

@@ -1,0 +1,94 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.types import Message, Receive, Scope, Send
+
+from api.controllers.namespaces import NamespaceController
+from api.controllers.root import RootController, marid_version
+from api.deps import DEPENDENCIES
+from api.errors import EXCEPTION_HANDLERS
+from infrastructure.bootstrap import Marid
+from infrastructure.settings import Settings
+
+log = logging.getLogger("marid.api")
+
+# `/api/n/{user}/{a/b/c}/-/{sub...}`: the namespace path may hold slashes, and Litestar's
+# path parameters may not be followed by more segments, so the path travels through
+# routing as one segment with `:` for `/` (names are letters and digits only).
+NAMESPACE_PATH = re.compile(r"^(/api/n/[^/]+/)(.+?)(/-(?:/.*)?)?/?$")
+JSON_UTF8 = b"application/json; charset=utf-8"
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+class MaridAPI(Litestar):
+    """Litestar with two things done before routing: namespace paths and request ids."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state["original_path"] = scope["path"]
+        match = NAMESPACE_PATH.match(scope["path"])
+        if match and ":" not in match.group(2):
+            head, ns_path, rest = match.groups()
+            scope["path"] = head + ns_path.strip("/").replace("/", ":") + (rest or "")
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        state["request_id"] = request_id
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, JSON_UTF8) if k.lower() == b"content-type" and v == b"application/json" else (k, v)
+                    for k, v in message.get("headers", [])
+                ]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+            await send(message)
+
+        await super().__call__(scope, receive, send_with_id)
+
+
+def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
+    """Build the API. Without `marid` it is wired (and its runners started) at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        owned = marid is None
+        instance = marid or Marid(settings)
+        if owned and settings.run_projections:
+            instance.start()
+        app.state.marid = instance
+        try:
+            yield
+        finally:
+            if owned:
+                instance.close()
+
+    return MaridAPI(
+        route_handlers=[RootController, NamespaceController],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_size,
+        openapi_config=OpenAPIConfig(
+            title="marid",
+            version=marid_version(),
+            description="A continuous-integration server with a Djinn CI compatible API.",
+            path="/api/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )

@@ -1,0 +1,69 @@
+"""Bearer authentication and scope checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+
+from domain.scopes import Scopes
+from infrastructure.bootstrap import Marid
+from infrastructure.tokens import hash_token
+from projections.rows import UserRow
+
+UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: a user with the token's scopes, or an anonymous caller."""
+
+    user: UserRow | None
+    scopes: Scopes
+
+    @property
+    def id(self) -> int | None:
+        return None if self.user is None else self.user.id
+
+    def can(self, resource: str, permission: str) -> bool:
+        return self.user is not None and self.scopes.has(resource, permission)
+
+    def signed_in(self) -> UserRow:
+        """The user; 401 for an anonymous caller."""
+        if self.user is None:
+            raise NotAuthorizedException("Unauthorized", headers=UNAUTHORIZED_HEADERS)
+        return self.user
+
+    def require(self, resource: str, permission: str) -> UserRow:
+        """The user, if signed in (else 401) with the scope `resource:permission` (else 403)."""
+        user = self.signed_in()
+        if not self.scopes.has(resource, permission):
+            raise scope_error(resource, permission)
+        return user
+
+
+def scope_error(resource: str, permission: str) -> PermissionDeniedException:
+    scope = f"{resource}:{permission}"
+    return PermissionDeniedException(
+        f"Token lacks the {scope} scope",
+        headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+    )
+
+
+def provide_caller(request: Request[Any, Any, Any]) -> Caller:
+    """Authenticate the request; no header is anonymous, a bad token is 401."""
+    header = request.headers.get("authorization")
+    if header is None:
+        return Caller(None, Scopes.none())
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)
+    marid: Marid = request.app.state.marid
+    found = marid.users.authenticate(hash_token(token.strip()), marid.clock())
+    if found is None:
+        raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)
+    user, token_row = found
+    return Caller(user, Scopes.parse(token_row.scopes) if token_row.scopes else Scopes.none())

@@ -1,0 +1,159 @@
+"""The error table: every exception becomes one HTTP answer here, and nowhere else."""
+
+from __future__ import annotations
+
+import logging
+import types
+import typing
+from typing import Any, Union
+
+import msgspec
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+
+from domain.errors import (
+    ConflictError,
+    NamespacePermissionError,
+    NotFoundError,
+    RuleError,
+    ValidationError,
+)
+
+log = logging.getLogger("marid.api")
+
+Req = Request[Any, Any, Any]
+
+STANDARD_MESSAGES = {
+    401: "Unauthorized",
+    404: "Not Found",
+    405: "Method Not Allowed",
+}
+
+
+def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response(body, status_code=status, headers=headers, media_type="application/json")
+
+
+def validation_error(_: Req, exc: ValidationError) -> Response[Any]:
+    return _json(exc.fields, 400)
+
+
+def rule_error(_: Req, exc: RuleError) -> Response[Any]:
+    return _json({"message": exc.message}, 400)
+
+
+def not_found(_: Req, exc: NotFoundError) -> Response[Any]:
+    return _json({"message": "Not Found"}, 404)
+
+
+def namespace_permission(_: Req, exc: NamespacePermissionError) -> Response[Any]:
+    return _json({"message": exc.message}, 422)
+
+
+def conflict(_: Req, exc: ConflictError) -> Response[Any]:
+    return _json({"message": exc.message}, 409)
+
+
+def http_error(_: Req, exc: HTTPException) -> Response[Any]:
+    status = exc.status_code
+    message = STANDARD_MESSAGES.get(status, exc.detail)
+    if status == 413:
+        message = "Request body is too large"
+    return _json({"message": message}, status, headers=exc.headers)
+
+
+def decode_error(request: Req, exc: ValidationException) -> Response[Any]:
+    """Undecodable bodies are a message; bad fields are reported all at once, by JSON name."""
+    data_field = request.route_handler.parsed_data_field
+    extra = exc.extra if isinstance(exc.extra, list) else []
+    from_body = data_field is not None and any(
+        isinstance(e, dict) and e.get("source") == "body" for e in extra
+    )
+    if data_field is not None and (from_body or not extra):
+        body = cached_body(request)
+        checked = check_body(body, data_field.annotation)
+        if isinstance(checked, str):
+            return _json({"message": checked}, 400)
+        if checked:
+            return _json(checked, 400)
+    fields: dict[str, list[str]] = {}
+    for item in extra:
+        if isinstance(item, dict) and item.get("key"):
+            fields.setdefault(str(item["key"]), []).append(str(item.get("message", "invalid")))
+    return _json(fields or {"message": "Request body is invalid"}, 400)
+
+
+def cached_body(request: Req) -> bytes:
+    """The body Litestar already read while decoding (exception handlers are synchronous)."""
+    body = request._connection_state.body
+    return body if isinstance(body, bytes) else b""
+
+
+def label(field: str) -> str:
+    """Djinn's display name of a field: `payload_url` -> `Payload url`."""
+    return field.replace("_", " ").capitalize()
+
+
+def describe(annotation: Any) -> str:
+    """A type as a person reads it: `str | None` -> `a string`."""
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return " or ".join(describe(a) for a in options)
+    if origin is list:
+        (item,) = typing.get_args(annotation) or (Any,)
+        return f"an array of {describe(item).removeprefix('a ').removeprefix('an ')}s"
+    names = {
+        str: "a string",
+        bool: "a boolean",
+        int: "an integer",
+        float: "a number",
+        dict: "an object",
+    }
+    return names.get(annotation, "a valid value")
+
+
+def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
+    """A message when the body is not a JSON object, else every bad or unknown field."""
+    if not body.strip():
+        return "Request body is empty, expected a JSON object"
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return "Request body is not valid JSON"
+    if not isinstance(data, dict):
+        return "Request body must be a JSON object"
+    if not (isinstance(struct_type, type) and issubclass(struct_type, msgspec.Struct)):
+        return {}
+    known = {f.encode_name: f for f in msgspec.structs.fields(struct_type)}
+    errors: dict[str, list[str]] = {}
+    for key, value in data.items():
+        field = known.get(key)
+        if field is None:
+            errors[key] = [f"{label(key)} is not a known field"]
+            continue
+        try:
+            msgspec.convert(value, field.type)
+        except msgspec.ValidationError:
+            errors[key] = [f"{label(key)} must be {describe(field.type)}"]
+    return errors
+
+
+def internal_error(request: Req, exc: Exception) -> Response[Any]:
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.exception(
+        "unhandled error in %s %s (request %s)", request.method, request.url.path, request_id
+    )
+    return _json({"message": "Internal Server Error", "request_id": request_id}, 500)
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ValidationError: validation_error,
+    RuleError: rule_error,
+    NotFoundError: not_found,
+    NamespacePermissionError: namespace_permission,
+    ConflictError: conflict,
+    ValidationException: decode_error,
+    HTTPException: http_error,
+    Exception: internal_error,
+}
