@@ -7,12 +7,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-
+from typing import Any
 
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.types import Message, Receive, Scope, Send
 
 from api.controllers.namespaces import NamespaceController
 from api.controllers.root import RootController, marid_version
@@ -34,11 +33,11 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 class MaridAPI(Litestar):
     """Litestar with two things done before routing: namespace paths and request ids."""
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        state = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+        state = scope.setdefault("state", {})
         state["original_path"] = scope["path"]
         match = NAMESPACE_PATH.match(scope["path"])
         if match and ":" not in match.group(2):
@@ -48,14 +47,16 @@ class MaridAPI(Litestar):
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state["request_id"] = request_id
 
-        async def send_with_id(message: Message) -> None:
+        async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
                 headers = [
-                    (k, JSON_UTF8) if k.lower() == b"content-type" and v == b"application/json" else (k, v)
+                    (k, JSON_UTF8)
+                    if k.lower() == b"content-type" and v == b"application/json"
+                    else (k, v)
                     for k, v in message.get("headers", [])
                 ]
                 headers.append((b"x-request-id", request_id.encode()))
-                message["headers"] = headers  # type: ignore[typeddict-unknown-key]
+                message["headers"] = headers
             await send(message)
 
         await super().__call__(scope, receive, send_with_id)

@@ -1,1 +1,1 @@
-"""The domain layer: aggregates, value objects and domain errors. Pure: stdlib and eventsourcing.domain."""
+"""The domain layer: aggregates, value objects and domain errors (stdlib and eventsourcing only)."""

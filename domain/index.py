@@ -31,7 +31,20 @@ class Index(Aggregate):
     def create_id(kind: str, key: str) -> UUID:
         return index_id(kind, key)
 
-    @event("Claimed")
+    class Claimed(Aggregate.Created):
+        kind: str
+        key: str
+        holder: int
+        origin: Origin
+
+    class Reclaimed(Aggregate.Event):
+        holder: int
+        origin: Origin
+
+    class Released(Aggregate.Event):
+        origin: Origin
+
+    @event(Claimed)
     def __init__(self, kind: str, key: str, holder: int, origin: Origin) -> None:
         self.kind = kind
         self.key = key
@@ -43,7 +56,7 @@ class Index(Aggregate):
         if self.holder is None:
             self._reclaimed(holder=holder, origin=origin)
 
-    @event("Reclaimed")
+    @event(Reclaimed)
     def _reclaimed(self, holder: int, origin: Origin) -> None:
         self.holder = holder
 
@@ -51,6 +64,6 @@ class Index(Aggregate):
         if self.holder == holder:
             self._released(origin=origin)
 
-    @event("Released")
+    @event(Released)
     def _released(self, origin: Origin) -> None:
         self.holder = None

@@ -51,7 +51,38 @@ class Namespace(Aggregate):
     def create_id(public_id: int) -> UUID:
         return aggregate_id("namespace", public_id)
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        public_id: int
+        owner_id: int
+        name: str
+        path: str
+        parent_id: int | None
+        root_id: int
+        level: int
+        description: str
+        visibility: str
+        origin: Origin
+
+    class ChildAdded(Aggregate.Event):
+        child_id: int
+        origin: Origin
+
+    class ChildRemoved(Aggregate.Event):
+        child_id: int
+        origin: Origin
+
+    class DescriptionChanged(Aggregate.Event):
+        description: str
+        origin: Origin
+
+    class VisibilityChanged(Aggregate.Event):
+        visibility: str
+        origin: Origin
+
+    class Deleted(Aggregate.Event):
+        origin: Origin
+
+    @event(Created)
     def __init__(
         self,
         public_id: int,
@@ -126,7 +157,7 @@ class Namespace(Aggregate):
         self._child_added(child_id=public_id, origin=origin)
         return child
 
-    @event("ChildAdded")
+    @event(ChildAdded)
     def _child_added(self, child_id: int, origin: Origin) -> None:
         self.children.append(child_id)
 
@@ -134,7 +165,7 @@ class Namespace(Aggregate):
         if child_id in self.children:
             self._child_removed(child_id=child_id, origin=origin)
 
-    @event("ChildRemoved")
+    @event(ChildRemoved)
     def _child_removed(self, child_id: int, origin: Origin) -> None:
         self.children.remove(child_id)
 
@@ -153,11 +184,11 @@ class Namespace(Aggregate):
         if visibility is not None and self.is_root and visibility != self.visibility:
             self._visibility_changed(visibility=visibility, origin=origin)
 
-    @event("DescriptionChanged")
+    @event(DescriptionChanged)
     def _description_changed(self, description: str, origin: Origin) -> None:
         self.description = description
 
-    @event("VisibilityChanged")
+    @event(VisibilityChanged)
     def _visibility_changed(self, visibility: str, origin: Origin) -> None:
         self.visibility = visibility
 
@@ -165,6 +196,6 @@ class Namespace(Aggregate):
         if not self.deleted:
             self._deleted(origin=origin)
 
-    @event("Deleted")
+    @event(Deleted)
     def _deleted(self, origin: Origin) -> None:
         self.deleted = True

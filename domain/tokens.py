@@ -18,7 +18,19 @@ class Token(Aggregate):
     def create_id(public_id: int) -> UUID:
         return aggregate_id("token", public_id)
 
-    @event("Created")
+    class Created(Aggregate.Created):
+        public_id: int
+        user_id: int
+        name: str
+        token_hash: str
+        scopes: str
+        expires_at: datetime | None
+        origin: Origin
+
+    class Revoked(Aggregate.Event):
+        origin: Origin
+
+    @event(Created)
     def __init__(
         self,
         public_id: int,
@@ -42,6 +54,6 @@ class Token(Aggregate):
         if not self.revoked:
             self._revoked(origin=origin)
 
-    @event("Revoked")
+    @event(Revoked)
     def _revoked(self, origin: Origin) -> None:
         self.revoked = True

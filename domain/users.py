@@ -38,7 +38,13 @@ class User(Aggregate):
     def create_id(public_id: int) -> UUID:
         return aggregate_id("user", public_id)
 
-    @event("Registered")
+    class Registered(Aggregate.Created):
+        public_id: int
+        username: str
+        email: str
+        origin: Origin
+
+    @event(Registered)
     def __init__(self, public_id: int, username: str, email: str, origin: Origin) -> None:
         self.public_id = public_id
         self.username = username

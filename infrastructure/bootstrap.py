@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TypeVar
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 
@@ -16,7 +17,8 @@ from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
-from projections.base import View
+from projections.base import View, lock_key
+from projections.maintenance import catch_up
 from projections.namespace_queries import NamespaceQueries
 from projections.registry import PROJECTIONS
 from projections.runner import ReadModels, Runner
@@ -80,3 +82,19 @@ class Marid:
     def close(self) -> None:
         self.read_models.stop()
         self.app.close()
+
+    def catch_up(self) -> None:
+        """Bring every read model up to date, for processes that run no runners (the CLI).
+
+        Where another process leads a projection, wait for it; where none does, apply the
+        pending events here, holding the leader lock meanwhile.
+        """
+        for name, projection in self.projections.items():
+            with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                key = lock_key(f"marid:projection:{name}")
+                row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+                if row is not None and row[0]:
+                    catch_up(self.app, projection)
+                    continue
+            head = self.app.recorder.max_notification_id() or 0
+            self.read_models.wait_until(name, head, self.settings.read_wait_timeout)

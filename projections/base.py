@@ -12,7 +12,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
 
-Write = Callable[[Cursor[DictRow]], None]
+Write = Callable[[Cursor[DictRow]], object]
 
 
 def lock_key(name: str) -> int:

@@ -17,7 +17,8 @@ from projections.base import View
 class NamespacesView(View):
     projection_name = "namespaces"
     tables = {
-        "namespaces": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
+        "namespaces": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
+        "user_id bigint NOT NULL, "
         "root_id bigint NOT NULL, parent_id bigint, name text NOT NULL, path text NOT NULL, "
         "level integer NOT NULL, description text NOT NULL, visibility text NOT NULL, "
         "created_at timestamptz NOT NULL)",

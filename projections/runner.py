@@ -142,6 +142,23 @@ class ReadModels:
                 return False
         return True
 
+    def wait_until(self, name: str, notification_id: int, timeout: float) -> bool:
+        """Block until projection `name` has processed every event of its topics up to
+        `notification_id`."""
+        last = self._last_relevant(name, notification_id)
+        return last is None or self._wait(name, last, time.monotonic() + timeout)
+
+    def _last_relevant(self, name: str, before: int) -> int | None:
+        view = self.views[name]
+        with view.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                f"SELECT max(notification_id) AS id FROM {self.app.name.lower()}_events "
+                "WHERE notification_id <= %s AND topic = ANY(%s)",
+                (before, list(self._topics[name])),
+            )
+            row = curs.fetchone()
+        return None if row is None or row["id"] is None else int(row["id"])
+
     def _wait(self, name: str, nid: int, deadline: float) -> bool:
         runner = self.runners.get(name)
         view = self.views[name]

@@ -20,7 +20,8 @@ class UsersView(View):
     tables = {
         "users": "(id bigint PRIMARY KEY, username text NOT NULL, email text NOT NULL, "
         "created_at timestamptz NOT NULL)",
-        "tokens": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, name text NOT NULL, "
+        "tokens": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
+        "user_id bigint NOT NULL, name text NOT NULL, "
         "token_hash text NOT NULL, scopes text NOT NULL, expires_at timestamptz, "
         "revoked boolean NOT NULL, created_at timestamptz NOT NULL)",
     }

@@ -1,0 +1,1 @@
+"""Operations: the `marid` command line and deployment files."""

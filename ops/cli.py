@@ -1,0 +1,218 @@
+"""The `marid` command line: serve, users, tokens, projections, audit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+from typing import NoReturn
+
+from domain.errors import DomainError, NotFoundError, ValidationError
+from domain.origin import Origin
+from domain.scopes import ScopeError, Scopes
+from infrastructure.settings import Settings, SettingsError
+
+CLI_ORIGIN = Origin.system("cli")
+
+
+class UsageError(Exception):
+    """Raised for bad arguments: one line on stderr, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        print(f"marid: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="marid", description="marid: an event-sourced CI server")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API (and projections) on one node")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--api-only", action="store_true", help="run no projection runners")
+
+    users = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_user = users.add_parser("create", help="create a user; prints its id")
+    create_user.add_argument("username")
+    create_user.add_argument("--email", required=True)
+
+    tokens = commands.add_parser("tokens", help="manage tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_token = tokens.add_parser("create", help="create a token; prints it once")
+    create_token.add_argument("username")
+    create_token.add_argument(
+        "--scope", default=None, help='e.g. "build:read,write namespace:read"'
+    )
+    create_token.add_argument("--name", default="cli")
+    create_token.add_argument("--expires-in", type=int, default=None, metavar="DAYS")
+    list_tokens = tokens.add_parser("list", help="list a user's tokens")
+    list_tokens.add_argument("username")
+    revoke = tokens.add_parser("revoke", help="revoke a token")
+    revoke.add_argument("token_id", type=int)
+
+    projections = commands.add_parser("projections", help="read models").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    projections.add_parser("status", help="position and lag of each projection")
+    rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log")
+    rebuild.add_argument("name", nargs="?")
+    projections.add_parser("run", help="run the projection runners in this process")
+
+    audit = commands.add_parser("audit", help="print the event log with who did what")
+    audit.add_argument("--after", type=int, default=0, metavar="NOTIFICATION_ID")
+    audit.add_argument("--limit", type=int, default=100)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        handler = HANDLERS[args.command]
+        handler(settings, args)
+    except (UsageError, SettingsError, ScopeError) as exc:
+        fail(str(exc))
+    except ValidationError as exc:
+        fail("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.fields.items()))
+    except NotFoundError as exc:
+        fail(f"no such {exc.what}")
+    except DomainError as exc:
+        fail(str(exc))
+
+
+def fail(message: str) -> NoReturn:
+    print(f"marid: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
+    from ops.serve import serve
+
+    serve(settings, host=args.host, port=args.port, api_only=args.api_only)
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
+    from infrastructure.bootstrap import Marid
+
+    marid = Marid(settings)
+    try:
+        user_id = marid.app.register_user(args.username, args.email, CLI_ORIGIN).value
+        marid.catch_up()
+        print(user_id)
+    finally:
+        marid.close()
+
+
+def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
+    from infrastructure.bootstrap import Marid
+    from infrastructure.tokens import generate_token, hash_token
+
+    marid = Marid(settings)
+    try:
+        if args.action == "revoke":
+            marid.app.revoke_token(args.token_id, CLI_ORIGIN)
+            marid.catch_up()
+            print(f"revoked token {args.token_id}")
+            return
+        user_id = marid.app.user_id_for(args.username)
+        if user_id is None:
+            raise UsageError(f"no such user: {args.username}")
+        if args.action == "list":
+            marid.catch_up()
+            for t in marid.users.tokens(user_id):
+                expires = t.expires_at.isoformat() if t.expires_at else "never"
+                state = "revoked" if t.revoked else "active"
+                print(f"{t.id}\t{t.name}\t{state}\texpires {expires}\t{t.scopes}")
+            return
+        scopes = Scopes.parse(args.scope) if args.scope is not None else Scopes.all()
+        if args.expires_in is not None and args.expires_in <= 0:
+            raise UsageError("--expires-in must be a positive number of days")
+        expires_at = marid.clock() + timedelta(days=args.expires_in) if args.expires_in else None
+        token = generate_token()
+        marid.app.create_token(
+            user_id, args.name, hash_token(token), scopes, expires_at, CLI_ORIGIN
+        )
+        marid.catch_up()
+        print(token)
+    finally:
+        marid.close()
+
+
+def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
+    from infrastructure.bootstrap import Marid
+    from projections.maintenance import rebuild, status
+    from projections.registry import PROJECTIONS
+
+    marid = Marid(settings)
+    try:
+        if args.action == "status":
+            print("projection\tposition\thead\tlag")
+            for projection in marid.projections.values():
+                s = status(marid.app, projection)
+                print(f"{s.name}\t{s.position}\t{s.head}\t{s.lag}")
+        elif args.action == "rebuild":
+            if args.name is not None and args.name not in PROJECTIONS:
+                raise UsageError(
+                    f"no such projection: {args.name} (one of {', '.join(PROJECTIONS)})"
+                )
+            for name in [args.name] if args.name else list(PROJECTIONS):
+                applied = rebuild(marid.app, marid.datastore, *PROJECTIONS[name])
+                print(f"rebuilt {name} from {applied} events")
+        else:
+            marid.start()
+            print("projection runners started; Ctrl-C stops them", flush=True)
+            wait_for_signal()
+    finally:
+        marid.close()
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
+    from infrastructure.bootstrap import Marid
+
+    marid = Marid(settings)
+    try:
+        notifications = marid.app.recorder.select_notifications(
+            start=args.after, limit=args.limit, inclusive_of_start=False
+        )
+        for n in notifications:
+            event = marid.app.mapper.to_domain_event(n)
+            origin = getattr(event, "origin", None)
+            actor = origin.actor if isinstance(origin, Origin) else "-"
+            request_id = (origin.request_id if isinstance(origin, Origin) else None) or "-"
+            stamp = getattr(event, "timestamp", None)
+            when = stamp.isoformat() if stamp is not None else "-"
+            print(
+                f"{n.id}\t{when}\t{type(event).__qualname__}\t{n.originator_id}\t{actor}\t{request_id}"
+            )
+    finally:
+        marid.close()
+
+
+def wait_for_signal() -> None:
+    import signal
+    import threading
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
+    "serve": cmd_serve,
+    "users": cmd_users,
+    "tokens": cmd_tokens,
+    "projections": cmd_projections,
+    "audit": cmd_audit,
+}

@@ -1,0 +1,60 @@
+"""`marid serve`: the API, the projection runners, and the first-start admin token."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import uvicorn
+
+from api.app import create_app
+from domain.origin import Origin
+from domain.scopes import Scopes
+from infrastructure.bootstrap import Marid
+from infrastructure.settings import Settings
+from infrastructure.tokens import generate_token, hash_token
+
+SERVE_ORIGIN = Origin.system("serve")
+
+
+def serve(settings: Settings, host: str | None, port: int | None, api_only: bool) -> None:
+    host = host or settings.host
+    port = port or settings.port
+    marid = Marid(settings)
+    try:
+        if not api_only and settings.run_projections:
+            marid.start()
+        announce_admin(marid, host, port)
+        app = create_app(settings, marid=marid)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+    finally:
+        marid.close()
+
+
+def announce_admin(marid: Marid, host: str, port: int) -> None:
+    """On the first start against an empty database, create `admin` with an all-scope token."""
+    token_file = marid.settings.data_dir / "admin-token"
+    if marid.app.recorder.max_notification_id() is not None:
+        if token_file.exists():
+            print(f"marid: the admin token is in {token_file}", flush=True)
+        return
+    user_id = marid.app.register_user("admin", "admin@localhost", SERVE_ORIGIN).value
+    token = generate_token()
+    marid.app.create_token(user_id, "admin", hash_token(token), Scopes.all(), None, SERVE_ORIGIN)
+    marid.catch_up()
+    write_secret(token_file, token)
+    print(
+        "marid: created user 'admin' with a token that has every scope (shown once, "
+        f"also saved to {token_file}):\n\n    {token}\n\n"
+        f"    curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/user\n",
+        flush=True,
+    )
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text + "\n")
+    os.chmod(path, 0o600)
