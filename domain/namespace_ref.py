@@ -30,7 +30,7 @@ class NamespaceRef:
         if not path:
             raise NamespaceRefError(f"{ref}: invalid namespace path")
         segments = path.split("/")
-        if any(not NAME_RE.match(segment) for segment in segments):
+        if any(not NAME_RE.fullmatch(segment) for segment in segments):
             raise NamespaceRefError(f"{ref}: namespace: name can only contain letters and numbers")
         if any(len(segment) > SEGMENT_MAX for segment in segments):
             raise NamespaceRefError(
@@ -38,7 +38,7 @@ class NamespaceRef:
             )
         if len(segments) > MAX_DEPTH:
             raise NamespaceRefError(f"{ref}: namespace: cannot exceed depth of {MAX_DEPTH}")
-        if at and (not owner or not USERNAME_RE.match(owner)):
+        if at and (not owner or not USERNAME_RE.fullmatch(owner)):
             raise NamespaceRefError(f"{ref}: namespace: invalid owner")
         return cls(path=path, owner=owner or None)
 

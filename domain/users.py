@@ -11,7 +11,8 @@ from domain.errors import Errors
 from domain.identity import aggregate_id
 from domain.origin import Origin
 
-USERNAME_RE = re.compile(r"^[a-zA-Z0-9.-]+$")
+# Use with fullmatch: `$` alone would also accept a trailing newline.
+USERNAME_RE = re.compile(r"[a-zA-Z0-9.-]+")
 
 
 def validate_registration(username: str, email: str) -> None:
@@ -22,7 +23,7 @@ def validate_registration(username: str, email: str) -> None:
     else:
         if not 3 <= len(username) <= 30:
             errors.add("username", "Username must be between 3 and 30 characters in length")
-        if not USERNAME_RE.match(username):
+        if not USERNAME_RE.fullmatch(username):
             errors.add("username", "Username can only have letters, numbers, dots, and dashes")
     if not email:
         errors.add("email", "Email field required")

@@ -7,7 +7,9 @@ import threading
 
 from eventsourcing.postgres import PostgresDatastore
 
-KIND_RE = re.compile(r"^[a-z_]+$")
+from projections.base import lock_key
+
+KIND_RE = re.compile(r"[a-z_]+")
 
 
 class PostgresIds:
@@ -19,15 +21,21 @@ class PostgresIds:
         self._lock = threading.Lock()
 
     def next_id(self, kind: str) -> int:
-        if not KIND_RE.match(kind):
+        if not KIND_RE.fullmatch(kind):
             raise ValueError(f"bad id kind {kind!r}")
         sequence = f"marid_{kind}_ids"
+        with self._lock:
+            created = kind in self._created
         with self.datastore.transaction(commit=True) as curs:
-            if kind not in self._created:
+            if not created:
+                # CREATE SEQUENCE IF NOT EXISTS races with itself (a unique violation in
+                # pg_class) when two processes create the same sequence at once.
+                curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ids:{kind}"),))
                 curs.execute(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
-                with self._lock:
-                    self._created.add(kind)
             curs.execute("SELECT nextval(%s::regclass) AS id", (sequence,))
             row = curs.fetchone()
+        if not created:
+            with self._lock:  # only once committed: a rolled-back CREATE created nothing
+                self._created.add(kind)
         assert row is not None
         return int(row["id"])

@@ -75,8 +75,14 @@ class View(PostgresTrackingRecorder):
     def insert_tracking(self, tracking: Tracking) -> None:
         self.write(tracking, lambda curs: None)
 
-    def rows(self, table: str, order_by: str = "id") -> list[dict[str, Any]]:
-        """Every row of a table, for rebuild comparisons and audits."""
+    def rows(self, table: str, order_by: str | None = None) -> list[dict[str, Any]]:
+        """Every row of a table, for rebuild comparisons and audits.
+
+        Without `order_by` the rows are ordered by all their columns, a total order on any
+        table whose column types are comparable (not every table has an `id`; a `json`
+        column is not comparable, use `jsonb` or pass `order_by`).
+        """
+        order = order_by or "r"
         with self.datastore.transaction(commit=False) as curs:
-            curs.execute(SQL(f"SELECT * FROM {self.t(table)} ORDER BY {order_by}").format())
+            curs.execute(SQL(f"SELECT * FROM {self.t(table)} AS r ORDER BY {order}").format())
             return [dict(row) for row in curs.fetchall()]
