@@ -15,6 +15,7 @@ from domain.namespaces import MAX_DEPTH, Namespace, name_errors, validate_fields
 from domain.origin import Origin
 
 NAME_TAKEN = "Name already exists"
+NAME_FIXED = "Name cannot be changed"
 
 
 def name_key(owner_id: int, name: str) -> str:
@@ -65,6 +66,10 @@ class NamespaceCases(CoreApplication):
         def command() -> Outcome[int]:
             errors = Errors()
             errors.extend("name", name_errors(name))
+            # Checked here too so that a taken name is reported with every other failed
+            # rule; the claim below still guards against a concurrent writer.
+            if name and self.holder("namespace", name_key(owner_id, name)) is not None:
+                errors.add("name", NAME_TAKEN)
             validate_fields(errors, description=description, visibility=visibility)
             parent_ns = None
             if parent and parent.strip("/"):
@@ -98,16 +103,20 @@ class NamespaceCases(CoreApplication):
         description: str | None,
         visibility: str | None,
         origin: Origin,
+        *,
+        name: str | None = None,
     ) -> Outcome[int]:
-        """Change only the fields given; owner only."""
-        errors = Errors()
-        validate_fields(errors, description=description, visibility=visibility)
-        errors.raise_if_any()
+        """Change only the fields given; owner only. `name` may be sent but not changed."""
 
         def command() -> Outcome[int]:
             ns = self.namespace(namespace_id)
             if ns is None:
                 raise NotFoundError("namespace")
+            errors = Errors()
+            if name is not None and name != ns.name:
+                errors.add("name", NAME_FIXED)
+            validate_fields(errors, description=description, visibility=visibility)
+            errors.raise_if_any()
             ns.require_owner(caller_id)
             ns.update(description, visibility, origin)
             return Outcome(namespace_id, self.save(ns))

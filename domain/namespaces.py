@@ -11,7 +11,7 @@ from domain.errors import Errors, NamespacePermissionError, ValidationError
 from domain.identity import aggregate_id
 from domain.origin import Origin
 
-NAME_RE = re.compile(r"^[a-zA-Z0-9]+$")
+NAME_RE = re.compile(r"[a-zA-Z0-9]+")
 MAX_DEPTH = 20
 VISIBILITIES = ("private", "internal", "public")
 DESCRIPTION_MAX = 255
@@ -24,7 +24,7 @@ def name_errors(name: str | None) -> list[str]:
     errors = []
     if not 3 <= len(name) <= 32:
         errors.append("Name must be between 3 and 32 characters in length")
-    if not NAME_RE.match(name):
+    if not NAME_RE.fullmatch(name):  # `$` with match() would let "proj\n" through
         errors.append("Name can only have letters, and numbers")
     return errors
 

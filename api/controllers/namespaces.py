@@ -15,7 +15,6 @@ from api.auth import Caller
 from api.render import api_base, iso, namespace_out
 from api.schemas.namespaces import NamespaceCreate, NamespaceOut, NamespaceUpdate
 from api.schemas.users import CollaboratorOut
-from domain.errors import ValidationError
 from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from projections.rows import NamespaceRow
@@ -92,10 +91,8 @@ class NamespaceController(Controller):
     ) -> NamespaceOut:
         me = caller.require("namespace", "write")
         ns = readable_namespace(marid, caller, user, path, read_scope=False)
-        if data.name is not None and data.name != ns.name:
-            raise ValidationError({"name": ["Name cannot be changed"]})
         outcome = marid.app.update_namespace(
-            ns.id, me.id, data.description, data.visibility, origin(request, me.id)
+            ns.id, me.id, data.description, data.visibility, origin(request, me.id), name=data.name
         )
         return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
 
