@@ -9,14 +9,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from litestar import Litestar
+import msgspec
+from litestar import Litestar, Request
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.typing import FieldDefinition
 
+from api.auth import authenticate
 from api.controllers.namespaces import NamespaceController
 from api.controllers.root import RootController, marid_version
 from api.deps import DEPENDENCIES
-from api.errors import EXCEPTION_HANDLERS
+from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
+from domain.errors import ValidationError
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
 
@@ -28,6 +34,7 @@ log = logging.getLogger("marid.api")
 NAMESPACE_PATH = re.compile(r"^(/api/n/[^/]+/)(.+?)(/-(?:/.*)?)?/?$")
 JSON_UTF8 = b"application/json; charset=utf-8"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class MaridAPI(Litestar):
@@ -62,6 +69,52 @@ class MaridAPI(Litestar):
         await super().__call__(scope, receive, send_with_id)
 
 
+async def screen_request(request: Request[Any, Any, Any]) -> None:
+    """Refuse, after authentication and before decoding, input no handler should see.
+
+    NUL characters anywhere (PostgreSQL text cannot hold them: in an event they would stop
+    a projection), JSON nested too deeply to decode, and a body on a DELETE, which reads
+    none. Reading the body here also enforces the size limit (413).
+    """
+    if NUL in request.scope["path"]:
+        raise NotFoundException()
+    bad_params = {k for k, v in request.query_params.multi_items() if NUL in k or NUL in v}
+    if bad_params:
+        raise ValidationError(
+            {k: [f"{label(k)} cannot contain NUL characters"] for k in bad_params}
+        )
+    if request.method not in WRITE_METHODS:
+        return
+    data_field = request.route_handler.parsed_data_field
+    if data_field is None and request.method == "DELETE":
+        body = await request.body()
+        problem = check_body(body, NoFields) if body.strip() else None
+    elif data_field is not None and reads_json(data_field):
+        problem = screen_json(await request.body())
+    else:
+        return
+    if isinstance(problem, str):
+        raise ClientException(problem)
+    if problem:
+        raise ValidationError(problem)
+
+
+def reads_json(data_field: FieldDefinition) -> bool:
+    media_type = getattr(data_field.kwarg_definition, "media_type", None)
+    return media_type in (None, RequestEncodingType.JSON)
+
+
+def screen_json(body: bytes) -> str | dict[str, list[str]] | None:
+    """A message for JSON nested too deeply, or the fields holding NUL characters."""
+    try:
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return None  # reported by the handler's decoding, with the same table
+    except RecursionError:
+        return TOO_DEEP
+    return nul_errors(data)
+
+
 def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
     """Build the API. Without `marid` it is wired (and its runners started) at startup."""
 
@@ -81,6 +134,8 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
     return MaridAPI(
         route_handlers=[RootController, NamespaceController],
         dependencies=DEPENDENCIES,
+        guards=[authenticate],
+        before_request=screen_request,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_size,

@@ -5,8 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
 
 from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
@@ -14,6 +17,7 @@ from infrastructure.tokens import hash_token
 from projections.rows import UserRow
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
@@ -53,15 +57,43 @@ def scope_error(resource: str, permission: str) -> PermissionDeniedException:
     )
 
 
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: authenticate before the body is read, so that 401 comes before 400.
+
+    Only handlers that ask for the `caller` are guarded. Writes need a token; a read
+    without one is anonymous. A handler may declare its scope as `opt={"scope": "r:p"}`
+    to have it checked here too, so that 403 also comes before 400. The caller is kept
+    in the scope for `provide_caller`.
+    """
+    if "caller" not in handler.parsed_fn_signature.parameters:
+        return
+    caller = await anyio.to_thread.run_sync(identify, connection)  # a database lookup
+    if caller.user is None and connection.scope.get("method") not in SAFE_METHODS:
+        raise NotAuthorizedException("Unauthorized", headers=UNAUTHORIZED_HEADERS)
+    required = handler.opt.get("scope")
+    if required is not None:
+        resource, _, permission = str(required).partition(":")
+        caller.require(resource, permission)
+    connection.scope["state"]["caller"] = caller
+
+
 def provide_caller(request: Request[Any, Any, Any]) -> Caller:
-    """Authenticate the request; no header is anonymous, a bad token is 401."""
-    header = request.headers.get("authorization")
+    """The caller that the `authenticate` guard found."""
+    caller: Caller = request.scope["state"]["caller"]
+    return caller
+
+
+def identify(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
+    """Who is calling; no header is anonymous, a bad, expired or revoked token is 401."""
+    header = connection.headers.get("authorization")
     if header is None:
         return Caller(None, Scopes.none())
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)
-    marid: Marid = request.app.state.marid
+    marid: Marid = connection.app.state.marid
     found = marid.users.authenticate(hash_token(token.strip()), marid.clock())
     if found is None:
         raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)

@@ -16,5 +16,5 @@ def provide_marid(state: State) -> Marid:
 
 DEPENDENCIES = {
     "marid": Provide(provide_marid, sync_to_thread=False),
-    "caller": Provide(provide_caller, sync_to_thread=True),
+    "caller": Provide(provide_caller, sync_to_thread=False),
 }

@@ -23,6 +23,9 @@ log = logging.getLogger("marid.api")
 
 Req = Request[Any, Any, Any]
 
+NUL = "\x00"
+TOO_DEEP = "Request body is nested too deeply"
+
 STANDARD_MESSAGES = {
     401: "Unauthorized",
     404: "Not Found",
@@ -54,8 +57,10 @@ def conflict(_: Req, exc: ConflictError) -> Response[Any]:
     return _json({"message": exc.message}, 409)
 
 
-def http_error(_: Req, exc: HTTPException) -> Response[Any]:
+def http_error(request: Req, exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status >= 500:  # Litestar's own faults: their details are internals
+        return internal_error(request, exc)
     message = STANDARD_MESSAGES.get(status, exc.detail)
     if status == 413:
         message = "Request body is too large"
@@ -113,6 +118,10 @@ def describe(annotation: Any) -> str:
     return names.get(annotation, "a valid value")
 
 
+class NoFields(msgspec.Struct, forbid_unknown_fields=True):
+    """The body of a route that reads none: nothing, or an empty JSON object."""
+
+
 def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
     """A message when the body is not a JSON object, else every bad or unknown field."""
     if not body.strip():
@@ -121,6 +130,8 @@ def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError:
         return "Request body is not valid JSON"
+    except RecursionError:
+        return TOO_DEEP
     if not isinstance(data, dict):
         return "Request body must be a JSON object"
     if not (isinstance(struct_type, type) and issubclass(struct_type, msgspec.Struct)):
@@ -137,6 +148,32 @@ def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
         except msgspec.ValidationError:
             errors[key] = [f"{label(key)} must be {describe(field.type)}"]
     return errors
+
+
+def nul_errors(data: Any) -> dict[str, list[str]]:
+    """Every field of a decoded JSON object holding a NUL character (PostgreSQL text cannot)."""
+    if not isinstance(data, dict):
+        return {}
+    return {
+        key: [f"{label(key)} cannot contain NUL characters"]
+        for key, value in data.items()
+        if NUL in key or holds_nul(value)
+    }
+
+
+def holds_nul(value: Any) -> bool:
+    """Whether a decoded JSON value holds a NUL anywhere (iterative: nesting may be deep)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and NUL in item:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def internal_error(request: Req, exc: Exception) -> Response[Any]:

@@ -27,13 +27,24 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def port(text: str) -> int:
+    """A TCP port number, for `--port`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, not {value}")
+    return value
+
+
 def build_parser() -> Parser:
     parser = Parser(prog="marid", description="marid: an event-sourced CI server")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     serve = commands.add_parser("serve", help="run the API (and projections) on one node")
     serve.add_argument("--host", default=None)
-    serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--port", type=port, default=None)
     serve.add_argument("--api-only", action="store_true", help="run no projection runners")
 
     users = commands.add_parser("users", help="manage users").add_subparsers(
@@ -138,7 +149,12 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
         scopes = Scopes.parse(args.scope) if args.scope is not None else Scopes.all()
         if args.expires_in is not None and args.expires_in <= 0:
             raise UsageError("--expires-in must be a positive number of days")
-        expires_at = marid.clock() + timedelta(days=args.expires_in) if args.expires_in else None
+        expires_at = None
+        if args.expires_in is not None:
+            try:
+                expires_at = marid.clock() + timedelta(days=args.expires_in)
+            except OverflowError:
+                raise UsageError("--expires-in is too far in the future") from None
         token = generate_token()
         marid.app.create_token(
             user_id, args.name, hash_token(token), scopes, expires_at, CLI_ORIGIN

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import sys
 from pathlib import Path
 
 import uvicorn
@@ -18,6 +20,7 @@ SERVE_ORIGIN = Origin.system("serve")
 
 
 def serve(settings: Settings, host: str | None, port: int | None, api_only: bool) -> None:
+    exit_on_signals()
     host = host or settings.host
     port = port or settings.port
     marid = Marid(settings)
@@ -29,6 +32,14 @@ def serve(settings: Settings, host: str | None, port: int | None, api_only: bool
         uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
     finally:
         marid.close()
+
+
+def exit_on_signals() -> None:
+    """Make SIGTERM and SIGINT exit through `finally` and atexit, which stop the embedded
+    PostgreSQL: uvicorn re-raises the signal after its graceful shutdown, and the default
+    SIGTERM action would end the process on the spot."""
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: sys.exit(0))
 
 
 def announce_admin(marid: Marid, host: str, port: int) -> None:
