@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
+from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 
 from api.auth import Caller, scope_error
 from application.access import can_read_namespace
@@ -39,4 +45,31 @@ def readable_namespace(
     collaborators = [] if public else marid.namespaces.collaborator_ids(ns.root_id)
     if not can_read_namespace(ns.visibility, ns.user_id, collaborators, caller.id):
         raise NotFoundException()
+    return ns
+
+
+async def namespace_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of `/api/n/{user}/{path}` routes: find the namespace before the body is read.
+
+    `opt={"namespace": "read"}` applies the read rules (with `namespace:read` for
+    non-public namespaces); `"write"` finds it for a write route, whose own scope was
+    checked by `authenticate`. Either way 404 comes before any 400 about the body.
+    """
+    mode = handler.opt.get("namespace")
+    if mode is None:
+        return
+    caller: Caller = connection.scope["state"]["caller"]
+    marid: Marid = connection.app.state.marid
+    user, path = connection.path_params["user"], connection.path_params["path"]
+    ns = await anyio.to_thread.run_sync(
+        lambda: readable_namespace(marid, caller, user, path, read_scope=mode == "read")
+    )
+    connection.scope["state"]["namespace"] = ns
+
+
+def provide_namespace(request: Request[Any, Any, Any]) -> NamespaceRow:
+    """The namespace that `namespace_guard` found."""
+    ns: NamespaceRow = request.scope["state"]["namespace"]
     return ns

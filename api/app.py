@@ -20,6 +20,7 @@ from litestar.typing import FieldDefinition
 from api.auth import authenticate
 from api.controllers.namespaces import NamespaceController
 from api.controllers.root import RootController, marid_version
+from api.controllers.variables import VariableController
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
 from domain.errors import ValidationError
@@ -46,6 +47,8 @@ class MaridAPI(Litestar):
             return
         state = scope.setdefault("state", {})
         state["original_path"] = scope["path"]
+        if "\x00" in scope["path"]:  # no route has one; 404 before any lookup sees it
+            scope["path"] = "/api/-/invalid-path"
         match = NAMESPACE_PATH.match(scope["path"])
         if match and ":" not in match.group(2):
             head, ns_path, rest = match.groups()
@@ -132,7 +135,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
                 instance.close()
 
     return MaridAPI(
-        route_handlers=[RootController, NamespaceController],
+        route_handlers=[RootController, NamespaceController, VariableController],
         dependencies=DEPENDENCIES,
         guards=[authenticate],
         before_request=screen_request,

@@ -67,7 +67,8 @@ async def authenticate(
     to have it checked here too, so that 403 also comes before 400. The caller is kept
     in the scope for `provide_caller`.
     """
-    if "caller" not in handler.parsed_fn_signature.parameters:
+    needs = ("caller" in handler.parsed_fn_signature.parameters) or handler.opt.get("namespace")
+    if not needs:
         return
     caller = await anyio.to_thread.run_sync(identify, connection)  # a database lookup
     if caller.user is None and connection.scope.get("method") not in SAFE_METHODS:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from litestar.datastructures import State
 from litestar.di import Provide
 
+from api.access import provide_namespace
 from api.auth import provide_caller
 from infrastructure.bootstrap import Marid
 
@@ -17,4 +18,5 @@ def provide_marid(state: State) -> Marid:
 DEPENDENCIES = {
     "marid": Provide(provide_marid, sync_to_thread=False),
     "caller": Provide(provide_caller, sync_to_thread=False),
+    "namespace": Provide(provide_namespace, sync_to_thread=False),
 }

@@ -9,6 +9,7 @@ from litestar import Request
 
 from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
+from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from projections.rows import NamespaceRow, UserRow
 
@@ -64,3 +65,8 @@ def namespace_out(base: str, ns: NamespaceRow, build: dict[str, Any] | None = No
         build=build,
         parent=namespace_out(base, ns.parent) if ns.parent is not None else None,
     )
+
+
+def origin(request: Request[Any, Any, Any], user_id: int) -> Origin:
+    """Who is acting on this request, for the events it records."""
+    return Origin.user(user_id, request.scope.get("state", {}).get("request_id"))

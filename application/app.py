@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from application.namespaces import NamespaceCases
 from application.users import UserCases
+from application.variables import VariableCases
 
 
-class MaridApplication(UserCases, NamespaceCases):
+class MaridApplication(UserCases, VariableCases):
     """One application, so that a resource and its index aggregates save atomically."""
+
+    # eventsourcing names an application after its class unless told: tables `marid_*`.
+    name = "Marid"

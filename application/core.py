@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from application.ids import IdAllocator, InMemoryIds
+from application.ports import SecretBox
 from domain.errors import ConflictError
 from domain.identity import index_id
 from domain.index import Index
@@ -37,6 +38,16 @@ class OriginAsDict(Transcoding):
         return Origin(actor=str(data["actor"]), request_id=data.get("request_id"))
 
 
+class UnconfiguredSecrets:
+    """A SecretBox that refuses: an application must be given a real one to hold secrets."""
+
+    def seal(self, plaintext: str) -> str:
+        raise RuntimeError("no SecretBox configured")
+
+    def open(self, sealed: str) -> str:
+        raise RuntimeError("no SecretBox configured")
+
+
 @dataclass(frozen=True)
 class Outcome(Generic[T]):
     """What a use case returns: its value and the recordings to wait on for read-your-writes."""
@@ -52,17 +63,17 @@ def utcnow() -> datetime:
 class CoreApplication(Application[UUID]):
     """Shared machinery of marid's use cases."""
 
-    name = "Marid"
-
     def __init__(
         self,
         env: Mapping[str, str] | None = None,
         *,
         ids: IdAllocator | None = None,
         clock: Callable[[], datetime] = utcnow,
+        secrets: SecretBox | None = None,
     ) -> None:
         self.ids: IdAllocator = ids or InMemoryIds()
         self.clock = clock
+        self.secrets: SecretBox = secrets or UnconfiguredSecrets()
         super().__init__(env)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:

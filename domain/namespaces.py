@@ -80,6 +80,7 @@ class Namespace(Aggregate):
         origin: Origin
 
     class Deleted(Aggregate.Event):
+        public_id: int
         origin: Origin
 
     @event(Created)
@@ -194,8 +195,8 @@ class Namespace(Aggregate):
 
     def delete(self, origin: Origin) -> None:
         if not self.deleted:
-            self._deleted(origin=origin)
+            self._deleted(public_id=self.public_id, origin=origin)
 
     @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
+    def _deleted(self, public_id: int, origin: Origin) -> None:
         self.deleted = True

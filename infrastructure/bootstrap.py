@@ -13,6 +13,7 @@ from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
 from application.core import Outcome
+from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
 from infrastructure.secret_key import load_secret_key
@@ -21,6 +22,7 @@ from projections.base import View, lock_key
 from projections.maintenance import catch_up
 from projections.namespace_queries import NamespaceQueries
 from projections.registry import PROJECTIONS
+from projections.resources import ResourceQueries
 from projections.runner import ReadModels, Runner
 from projections.user_queries import UserQueries
 
@@ -51,7 +53,7 @@ class Marid:
         self.conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
         self.secret_key = load_secret_key(settings.secret_key, settings.data_dir)
         env = eventsourcing_env(self.conninfo, settings.pool_size)
-        self.app = MaridApplication(env, clock=clock)
+        self.app = MaridApplication(env, clock=clock, secrets=AesGcmBox(self.secret_key))
         self.datastore: PostgresDatastore = self.app.recorder.datastore  # type: ignore[attr-defined]
         self.app.ids = PostgresIds(self.datastore)
         self.projections: dict[str, Projection[View]] = {}
@@ -62,6 +64,7 @@ class Marid:
         self.read_models = ReadModels(self.app, self.projections.values())
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
+        self.variables = ResourceQueries(self.datastore, "variables", "key")
         self._started = False
 
     def start(self) -> None:

@@ -7,8 +7,10 @@ from eventsourcing.projection import Projection
 from projections.base import View
 from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.users import UsersProjection, UsersView
+from projections.variables import VariablesProjection, VariablesView
 
 PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "users": (UsersProjection, UsersView),  # type: ignore[dict-item]  # Projection is invariant in its view
     "namespaces": (NamespacesProjection, NamespacesView),  # type: ignore[dict-item]
+    "variables": (VariablesProjection, VariablesView),  # type: ignore[dict-item]
 }

@@ -1,4 +1,8 @@
-"""Namespaces: `/api/namespaces` and `/api/n/{user}/{path}` with its sub-lists."""
+"""Namespaces: `/api/namespaces` and `/api/n/{user}/{path}` with its sub-lists.
+
+Routes under `/api/n/{user}/{path}` declare `opt={"namespace": ...}`: the namespace guard
+finds the namespace (404) before the body is decoded, and provides it as `namespace`.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,20 @@ from typing import Any
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
 from api import paging
-from api.access import readable_namespace
+from api.access import namespace_guard
 from api.auth import Caller
-from api.render import api_base, iso, namespace_out
+from api.render import api_base, iso, namespace_out, origin
 from api.schemas.namespaces import NamespaceCreate, NamespaceOut, NamespaceUpdate
 from api.schemas.users import CollaboratorOut
-from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from projections.rows import NamespaceRow
 
 Req = Request[Any, Any, Any]
 NS = "/api/n/{user:str}/{path:str}"
-
-
-def origin(request: Req, user_id: int) -> Origin:
-    return Origin.user(user_id, request.scope.get("state", {}).get("request_id"))
+READ = {"namespace": "read"}
 
 
 def fresh(marid: Marid, namespace_id: int) -> NamespaceRow:
@@ -36,6 +36,7 @@ def fresh(marid: Marid, namespace_id: int) -> NamespaceRow:
 
 class NamespaceController(Controller):
     tags = ["namespaces"]
+    guards = [namespace_guard]
 
     @get("/api/namespaces", sync_to_thread=True, summary="Namespaces you own or collaborate on")
     def list_namespaces(
@@ -48,7 +49,12 @@ class NamespaceController(Controller):
         base = api_base(request)
         return Response([namespace_out(base, r) for r in rows], headers=paging.headers(request, at))
 
-    @post("/api/namespaces", sync_to_thread=True, summary="Create a namespace")
+    @post(
+        "/api/namespaces",
+        sync_to_thread=True,
+        summary="Create a namespace",
+        opt={"scope": "namespace:write"},
+    )
     def create_namespace(
         self,
         request: Req,
@@ -56,7 +62,7 @@ class NamespaceController(Controller):
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
     ) -> NamespaceOut:
-        user = caller.require("namespace", "write")
+        user = caller.signed_in()
         outcome = marid.app.create_namespace(
             user.id,
             data.name,
@@ -67,78 +73,74 @@ class NamespaceController(Controller):
         )
         return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
 
-    @get(NS, sync_to_thread=True, summary="Get a namespace")
-    def get_namespace(
-        self,
-        request: Req,
-        user: FromPath[str],
-        path: FromPath[str],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-    ) -> NamespaceOut:
-        ns = readable_namespace(marid, caller, user, path)
-        return namespace_out(api_base(request), ns)
+    @get(NS, sync_to_thread=True, summary="Get a namespace", opt=READ)
+    def get_namespace(self, request: Req, namespace: NamedDependency[NamespaceRow]) -> NamespaceOut:
+        return namespace_out(api_base(request), namespace)
 
-    @patch(NS, sync_to_thread=True, summary="Change a namespace's description or visibility")
+    @patch(
+        NS,
+        sync_to_thread=True,
+        summary="Change a namespace's description or visibility",
+        opt={"scope": "namespace:write", "namespace": "write"},
+    )
     def update_namespace(
         self,
         request: Req,
-        user: FromPath[str],
-        path: FromPath[str],
         data: JSONBody[NamespaceUpdate],
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
+        namespace: NamedDependency[NamespaceRow],
     ) -> NamespaceOut:
-        me = caller.require("namespace", "write")
-        ns = readable_namespace(marid, caller, user, path, read_scope=False)
+        me = caller.signed_in()
         outcome = marid.app.update_namespace(
-            ns.id, me.id, data.description, data.visibility, origin(request, me.id), name=data.name
+            namespace.id,
+            me.id,
+            data.description,
+            data.visibility,
+            origin(request, me.id),
+            name=data.name,
         )
         return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
 
-    @delete(NS, sync_to_thread=True, summary="Delete a namespace and its whole subtree")
+    @delete(
+        NS,
+        sync_to_thread=True,
+        summary="Delete a namespace and its whole subtree",
+        opt={"scope": "namespace:delete", "namespace": "write"},
+    )
     def delete_namespace(
         self,
         request: Req,
-        user: FromPath[str],
-        path: FromPath[str],
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
+        namespace: NamedDependency[NamespaceRow],
     ) -> None:
-        me = caller.require("namespace", "delete")
-        ns = readable_namespace(marid, caller, user, path, read_scope=False)
-        marid.settle(marid.app.delete_namespace(ns.id, me.id, origin(request, me.id)))
+        me = caller.signed_in()
+        marid.settle(marid.app.delete_namespace(namespace.id, me.id, origin(request, me.id)))
 
-    @get(NS + "/-/namespaces", sync_to_thread=True, summary="Child namespaces")
+    @get(NS + "/-/namespaces", sync_to_thread=True, summary="Child namespaces", opt=READ)
     def children(
-        self,
-        request: Req,
-        user: FromPath[str],
-        path: FromPath[str],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        self, request: Req, marid: NamedDependency[Marid], namespace: NamedDependency[NamespaceRow]
     ) -> Response[list[NamespaceOut]]:
-        ns = readable_namespace(marid, caller, user, path)
         page, per_page = paging.requested(request)
-        rows, at = marid.namespaces.children(
-            ns.id, request.query_params.get("search"), page, per_page
-        )
+        search = request.query_params.get("search")
+        rows, at = marid.namespaces.children(namespace.id, search, page, per_page)
         base = api_base(request)
         return Response([namespace_out(base, r) for r in rows], headers=paging.headers(request, at))
 
-    @get(NS + "/-/collaborators", sync_to_thread=True, summary="Collaborators (owner only)")
+    @get(
+        NS + "/-/collaborators", sync_to_thread=True, summary="Collaborators (owner only)", opt=READ
+    )
     def collaborators(
         self,
         request: Req,
-        user: FromPath[str],
-        path: FromPath[str],
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
+        namespace: NamedDependency[NamespaceRow],
     ) -> list[CollaboratorOut]:
-        ns = readable_namespace(marid, caller, user, path)
-        if caller.id != ns.user_id:
+        if caller.id != namespace.user_id:
             raise NotFoundException()
-        url = f"{api_base(request)}/n/{ns.user.username}/{ns.path}/-/collaborators"
+        url = f"{api_base(request)}/n/{namespace.user.username}/{namespace.path}/-/collaborators"
         return [
             CollaboratorOut(
                 id=row["u_id"],
@@ -147,5 +149,5 @@ class NamespaceController(Controller):
                 created_at=iso(row["c_created_at"]),
                 url=f"{url}/{row['u_username']}",
             )
-            for row in marid.namespaces.collaborators(ns.root_id)
+            for row in marid.namespaces.collaborators(namespace.root_id)
         ]

@@ -547,16 +547,6 @@ def test_create_with_a_token_lacking_the_scope_is_403_whatever_the_fields(
     assert_lacks_scope(response, "namespace:write")
 
 
-# Litestar decodes the body before the handler runs, and the handlers check the scope and
-# find the namespace themselves; only authentication moved ahead of decoding (the
-# `authenticate` guard). These record the rest of the contract's order until it follows.
-PIPELINE = (
-    "api/: bodies are decoded (and DELETE bodies screened) before the handler checks the "
-    "scope and finds the namespace, so an undecodable body gets 400 first"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=PIPELINE)
 def test_undecodable_create_with_a_token_lacking_the_scope_is_403(
     client: Client, users: Users
 ) -> None:
@@ -567,7 +557,6 @@ def test_undecodable_create_with_a_token_lacking_the_scope_is_403(
     assert_lacks_scope(response, "namespace:write")
 
 
-@pytest.mark.xfail(strict=True, reason=PIPELINE)
 def test_delete_with_a_body_and_a_token_lacking_the_scope_is_403(
     client: Client, users: Users, marid: Marid
 ) -> None:
@@ -584,7 +573,6 @@ def test_delete_with_a_body_and_a_token_lacking_the_scope_is_403(
     assert_lacks_scope(response, "namespace:delete")
 
 
-@pytest.mark.xfail(strict=True, reason=PIPELINE)
 def test_undecodable_patch_of_a_hidden_namespace_is_404(
     client: Client, alice: dict[str, str], bob: dict[str, str]
 ) -> None:

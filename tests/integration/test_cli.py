@@ -16,6 +16,7 @@ from litestar.testing import TestClient
 from domain.scopes import Scopes
 from infrastructure.settings import Settings
 from infrastructure.tokens import hash_token
+from projections.registry import PROJECTIONS
 
 MARID = str(Path(sys.executable).with_name("marid"))
 TOKEN = re.compile(r"^marid_[0-9a-f]{40}$")
@@ -256,7 +257,7 @@ def test_projections_status_shows_position_and_lag_of_each_projection(cli: Cli) 
     header, *rows = [line.split("\t") for line in out.splitlines()]
     assert header == ["projection", "position", "head", "lag"]
     status = {name: (int(position), int(head), int(lag)) for name, position, head, lag in rows}
-    assert set(status) == {"users", "namespaces"}
+    assert set(status) == set(PROJECTIONS)
     position, head, lag = status["users"]
     assert (lag, position == head) == (0, True)
     assert head > 0
@@ -274,8 +275,7 @@ def test_projections_rebuild_rebuilds_every_read_model_while_the_api_runs(
     out = cli.ok("projections", "rebuild")
 
     assert [line.split(" from ")[0] for line in out.splitlines()] == [
-        "rebuilt users",
-        "rebuilt namespaces",
+        f"rebuilt {name}" for name in PROJECTIONS
     ]
     assert client.get("/api/user", headers=auth).json()["username"] == "alice"
     assert [ns["name"] for ns in client.get("/api/namespaces", headers=auth).json()] == ["proj"]

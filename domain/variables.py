@@ -1,0 +1,79 @@
+"""The Variable aggregate: a key and value for build environments, optionally masked."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import Errors
+from domain.identity import aggregate_id
+from domain.origin import Origin
+
+KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+KEY_RE = re.compile(KEY_PATTERN)
+MASK_MIN = 6
+MASKED_VALUE = "xxxxxx"
+
+
+def validate_variable(errors: Errors, key: str | None, value: str | None, mask: bool) -> None:
+    """Add every rule a new variable's fields break (Djinn's messages)."""
+    if not key:
+        errors.add("key", "Key field required")
+    elif not KEY_RE.match(key):
+        errors.add("key", f"Key does not match {KEY_PATTERN}")
+    if not value:
+        errors.add("value", "Value field required")
+    if mask and len(value or "") < MASK_MIN:
+        errors.add("value", f"Value cannot be shorter than {MASK_MIN} characters in length")
+
+
+class Variable(Aggregate):
+    """A variable; a masked one holds its value sealed (never in clear in an event)."""
+
+    class Created(Aggregate.Created):
+        public_id: int
+        owner_id: int
+        author_id: int
+        namespace_id: int | None
+        key: str
+        value: str
+        masked: bool
+        origin: Origin
+
+    class Deleted(Aggregate.Event):
+        origin: Origin
+
+    @staticmethod
+    def create_id(public_id: int) -> UUID:
+        return aggregate_id("variable", public_id)
+
+    @event(Created)
+    def __init__(
+        self,
+        public_id: int,
+        owner_id: int,
+        author_id: int,
+        namespace_id: int | None,
+        key: str,
+        value: str,
+        masked: bool,
+        origin: Origin,
+    ) -> None:
+        self.public_id = public_id
+        self.owner_id = owner_id
+        self.author_id = author_id
+        self.namespace_id = namespace_id
+        self.key = key
+        self.value = value
+        self.masked = masked
+        self.deleted = False
+
+    def delete(self, origin: Origin) -> None:
+        if not self.deleted:
+            self._deleted(origin=origin)
+
+    @event(Deleted)
+    def _deleted(self, origin: Origin) -> None:
+        self.deleted = True

@@ -1,0 +1,144 @@
+"""What the read models of namespaced resources share: columns, detach, visible-set queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+
+from projections.base import View
+from projections.namespace_queries import namespace_from
+from projections.rows import (
+    NamespaceRow,
+    Page,
+    Queries,
+    UserRow,
+    like_pattern,
+    user_columns,
+    user_from,
+)
+
+# Columns every resource table starts with.
+COMMON_COLUMNS = (
+    "id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
+    "author_id bigint NOT NULL, namespace_id bigint, "
+)
+
+
+def resource_indexes(table: str) -> dict[str, tuple[str, str, str]]:
+    return {
+        f"{table}_aggregate_idx": (table, "UNIQUE", "(aggregate_id)"),
+        f"{table}_user_idx": (table, "", "(user_id)"),
+        f"{table}_namespace_idx": (table, "", "(namespace_id)"),
+    }
+
+
+def detach(view: View, table: str, namespace_id: int, tracking: Tracking) -> None:
+    """A deleted namespace's resources stay with the owner, detached from it."""
+    sql = f"UPDATE {view.t(table)} SET namespace_id = NULL WHERE namespace_id = %s"
+    view.write(tracking, lambda c: c.execute(sql, (namespace_id,)))
+
+
+def delete_row(view: View, table: str, tracking: Tracking, aggregate_id: Any) -> None:
+    sql = f"DELETE FROM {view.t(table)} WHERE aggregate_id = %s"
+    view.write(tracking, lambda c: c.execute(sql, (aggregate_id,)))
+
+
+@dataclass(frozen=True)
+class ResourceRow:
+    """A resource's own columns, with its author, owner and namespace."""
+
+    fields: dict[str, Any]
+    author: UserRow
+    user: UserRow
+    namespace: NamespaceRow | None
+
+    @property
+    def id(self) -> int:
+        return int(self.fields["id"])
+
+    @property
+    def user_id(self) -> int:
+        return int(self.fields["user_id"])
+
+
+_NS_COLS = (
+    "id",
+    "user_id",
+    "root_id",
+    "parent_id",
+    "name",
+    "path",
+    "description",
+    "visibility",
+    "created_at",
+)
+
+# Resources a signed-in caller sees in the top-level lists: their own, and those in trees
+# they own or collaborate on.
+VISIBLE = (
+    "(r.user_id = %(caller)s OR r.namespace_id IN (SELECT m.id FROM namespaces m "
+    "WHERE m.root_id IN (SELECT c.root_id FROM collaborators c WHERE c.user_id = %(caller)s)))"
+)
+
+
+class ResourceQueries(Queries):
+    """Queries on one resource table; `name_column` is what search matches and lists sort by."""
+
+    def __init__(self, datastore: Any, table: str, name_column: str) -> None:
+        super().__init__(datastore)
+        self.table = table
+        self.name_column = name_column
+        self.select = (
+            "SELECT r.*, "
+            + ", ".join(f"n.{c} AS n_{c}" for c in _NS_COLS)
+            + ", NULL AS p_id, "
+            + f"{user_columns('a', 'a_')}, {user_columns('u', 'u_')}, {user_columns('nu', 'nu_')} "
+            f"FROM {table} r JOIN users a ON a.id = r.author_id JOIN users u ON u.id = r.user_id "
+            "LEFT JOIN namespaces n ON n.id = r.namespace_id "
+            "LEFT JOIN users nu ON nu.id = n.user_id "
+        )
+
+    def get(self, resource_id: int) -> ResourceRow | None:
+        row = self.fetch_one(self.select + "WHERE r.id = %s", (resource_id,))
+        return None if row is None else self._row(row)
+
+    def visible(
+        self, caller_id: int, search: str | None, page: int, per_page: int
+    ) -> tuple[list[ResourceRow], Page]:
+        params = {"caller": caller_id, "search": like_pattern(search)}
+        return self._page(
+            f"{VISIBLE} AND r.{self.name_column} ILIKE %(search)s", params, page, per_page
+        )
+
+    def in_namespace(
+        self, namespace_id: int, search: str | None, page: int, per_page: int
+    ) -> tuple[list[ResourceRow], Page]:
+        params = {"ns": namespace_id, "search": like_pattern(search)}
+        where = f"r.namespace_id = %(ns)s AND r.{self.name_column} ILIKE %(search)s"
+        return self._page(where, params, page, per_page)
+
+    def _page(
+        self, where: str, params: dict[str, Any], page: int, per_page: int
+    ) -> tuple[list[ResourceRow], Page]:
+        total = self.count(f"SELECT count(*) AS count FROM {self.table} r WHERE {where}", params)
+        at = Page.clamp(page, per_page, total)
+        rows = self.fetch_all(
+            self.select + f"WHERE {where} ORDER BY r.{self.name_column}, r.id "
+            "LIMIT %(limit)s OFFSET %(offset)s",
+            {**params, "limit": per_page, "offset": at.offset},
+        )
+        return [self._row(row) for row in rows], at
+
+    def _row(self, row: dict[str, Any]) -> ResourceRow:
+        namespace = None
+        if row["n_id"] is not None:
+            namespace = namespace_from({**row, **_owner(row)})
+        fields = {k: v for k, v in row.items() if not k.startswith(("n_", "a_", "u_", "nu_", "p_"))}
+        return ResourceRow(fields, user_from(row, "a_"), user_from(row, "u_"), namespace)
+
+
+def _owner(row: dict[str, Any]) -> dict[str, Any]:
+    """The namespace owner's columns under the prefix `namespace_from` reads (`u_`)."""
+    return {f"u_{c}": row[f"nu_{c}"] for c in ("id", "username", "email", "created_at")}
