@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from eventsourcing.domain import Aggregate
 
 from application.namespaces import NamespaceCases
-from domain.errors import Errors, ValidationError
+from domain.errors import Errors, NamespacePermissionError, ValidationError
 from domain.index import Index, KeyTakenError
 from domain.namespace_ref import NamespaceRef, NamespaceRefError
 from domain.origin import Origin
@@ -36,6 +36,10 @@ def parse_ref(
         return None
 
 
+def name_key(placement: Placement, name: str) -> str:
+    return f"{uniqueness_scope(placement.owner_id, placement.namespace_id)}:{name}"
+
+
 class ResourceCases(NamespaceCases):
     def place(self, ref: NamespaceRef | None, caller_id: int, origin: Origin) -> Placement:
         """Resolve where a resource goes: the caller alone, or a namespace they may write to."""
@@ -43,6 +47,36 @@ class ResourceCases(NamespaceCases):
             return Placement(caller_id, None)
         resolution = self.resolve_namespace(ref, caller_id, origin)
         return Placement(resolution.owner_id, resolution.namespace_id, resolution.pending)
+
+    def place_checked(
+        self,
+        ref: NamespaceRef | None,
+        caller_id: int,
+        origin: Origin,
+        errors: Errors,
+        kind: str,
+        name: str | None,
+        field_name: str = "name",
+    ) -> Placement:
+        """Resolve the placement and check the name is free, reporting every failed rule.
+
+        Field errors (400) win over a namespace refusal (422), as the contract orders
+        them; a taken name is reported with the other field errors. The claim made when
+        saving still guards against a concurrent writer.
+        """
+        try:
+            placement = self.place(ref, caller_id, origin)
+        except NamespacePermissionError:
+            errors.raise_if_any()
+            raise
+        except ValidationError as exc:
+            for failed, messages in exc.fields.items():
+                errors.extend(failed, messages)
+            raise ValidationError(errors.fields) from None
+        if name and self.holder(kind, name_key(placement, name)) is not None:
+            errors.add(field_name, f"{field_name.capitalize()} already exists")
+        errors.raise_if_any()
+        return placement
 
     def claim_name(
         self,
@@ -54,9 +88,8 @@ class ResourceCases(NamespaceCases):
         field_name: str = "name",
     ) -> Index:
         """Claim a resource's name in its namespace (or with its owner); taken is a field error."""
-        key = f"{uniqueness_scope(placement.owner_id, placement.namespace_id)}:{name}"
         try:
-            return self.claim(kind, key, holder, origin)
+            return self.claim(kind, name_key(placement, name), holder, origin)
         except KeyTakenError:
             label = field_name.capitalize()
             raise ValidationError({field_name: [f"{label} already exists"]}) from None

@@ -21,15 +21,14 @@ class VariableCases(ResourceCases):
         origin: Origin,
     ) -> Outcome[int]:
         """Create a variable; a masked value is sealed before it reaches the event."""
-        errors = Errors()
-        validate_variable(errors, key, value, mask)
-        ref = parse_ref(namespace, errors)
-        errors.raise_if_any()
-        assert key is not None  # checked by validate_variable
-        assert value is not None
 
         def command() -> Outcome[int]:
-            placement = self.place(ref, caller_id, origin)
+            errors = Errors()
+            validate_variable(errors, key, value, mask)
+            ref = parse_ref(namespace, errors)
+            placement = self.place_checked(ref, caller_id, origin, errors, "variable", key, "key")
+            assert key is not None  # checked by validate_variable
+            assert value is not None
             variable_id = self.ids.next_id("variable")
             index = self.claim_name("variable", placement, key, variable_id, origin, "key")
             variable = Variable(

@@ -13,6 +13,7 @@ from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
 from application.core import Outcome
+from infrastructure.blobs import FileBlobStore
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
@@ -65,6 +66,7 @@ class Marid:
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
         self.variables = ResourceQueries(self.datastore, "variables", "key")
+        self.blobs = FileBlobStore(settings.data_dir / "blobs")
         self._started = False
 
     def start(self) -> None:

@@ -50,6 +50,10 @@ class Settings:
     run_projections: bool = True
     pool_size: int = 10
     log_level: str = "INFO"
+    object_max_size: int = 5 * 1024 * 1024
+    image_max_size: int | None = None
+    # Image downloads (and later webhooks) to loopback, private or link-local addresses.
+    allow_private_urls: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,4 +69,9 @@ class Settings:
             run_projections=_flag(env, "MARID_RUN_PROJECTIONS", True),
             pool_size=_int(env, "MARID_DB_POOL_SIZE", 10),
             log_level=env.get("MARID_LOG_LEVEL", "INFO").upper(),
+            object_max_size=_int(env, "MARID_OBJECT_MAX_SIZE", 5 * 1024 * 1024),
+            image_max_size=_int(env, "MARID_IMAGE_MAX_SIZE", 0)
+            if env.get("MARID_IMAGE_MAX_SIZE")
+            else None,
+            allow_private_urls=_flag(env, "MARID_ALLOW_PRIVATE_URLS", False),
         )
