@@ -33,13 +33,15 @@ def plan(manifest: Manifest, number: int) -> tuple[list[dict[str, Any]], list[di
     setup = f"setup - #{number}"
     stages = [{"name": setup, "can_fail": False}]
     stages += [{"name": s, "can_fail": s in manifest.allow_failures} for s in manifest.stages]
-    jobs: list[dict[str, Any]] = [{"stage": setup, "name": "create-driver", "commands": []}]
+    jobs: list[dict[str, Any]] = [
+        {"stage": setup, "name": "create-driver", "commands": [], "artifacts": []}
+    ]
     for i, source in enumerate(manifest.sources):
         commands = [f"mkdir -p {source.dir}", f"git clone -q {source.url} {source.dir}"]
         commands += [f"cd {source.dir}"]
         if source.ref:
             commands.append(f"git checkout -q {source.ref}")
-        jobs.append({"stage": setup, "name": f"clone.{i}", "commands": commands})
+        jobs.append({"stage": setup, "name": f"clone.{i}", "commands": commands, "artifacts": []})
     for job in manifest.jobs:
         artifacts = [{"source": a.source, "name": a.destination} for a in job.artifacts]
         jobs.append(
@@ -50,8 +52,6 @@ def plan(manifest: Manifest, number: int) -> tuple[list[dict[str, Any]], list[di
                 "artifacts": artifacts,
             }
         )
-    for job in jobs:
-        job.setdefault("artifacts", [])
     return stages, jobs
 
 
