@@ -1,0 +1,38 @@
+"""SSH key shapes. The private key goes in, and never comes out."""
+
+from __future__ import annotations
+
+import msgspec
+
+from api.schemas.namespaces import NamespaceOut
+from api.schemas.users import UserOut
+
+
+class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    key: str | None = None
+    config: str | None = None
+    namespace: str | None = None
+
+
+class KeyUpdate(msgspec.Struct, forbid_unknown_fields=True):
+    """Only `config` changes; `name` and `namespace` are accepted when they are unchanged."""
+
+    name: str | None = None
+    config: str | None = None
+    namespace: str | None = None
+
+
+class KeyOut(msgspec.Struct):
+    id: int
+    author_id: int
+    user_id: int
+    namespace_id: int | None
+    name: str
+    config: str
+    created_at: str | None
+    updated_at: str | None
+    url: str
+    author: UserOut
+    user: UserOut
+    namespace: NamespaceOut | None

@@ -1,0 +1,127 @@
+"""Use cases for SSH keys."""
+
+from __future__ import annotations
+
+from application.core import Outcome
+from application.resources import ResourceCases, parse_ref
+from domain.errors import Errors, NamespacePermissionError, NotFoundError
+from domain.keys import SshKey, clean_key, validate_key
+from domain.origin import Origin
+
+NAME_FIXED = "Name cannot be changed"
+NAMESPACE_FIXED = "Namespace cannot be changed"
+
+
+class KeyCases(ResourceCases):
+    def create_key(
+        self,
+        caller_id: int,
+        name: str | None,
+        key: str | None,
+        config: str | None,
+        namespace: str | None,
+        origin: Origin,
+    ) -> Outcome[int]:
+        """Create a key; the private key is checked, then sealed before it reaches the event."""
+        text = clean_key(key)
+
+        def command() -> Outcome[int]:
+            errors = Errors()
+            validate_key(errors, name, text)
+            ref = parse_ref(namespace, errors)
+            placement = self.place_checked(ref, caller_id, origin, errors, "key", name)
+            assert name is not None  # checked by validate_key
+            assert text is not None
+            key_id = self.ids.next_id("key")
+            index = self.claim_name("key", placement, name, key_id, origin)
+            ssh_key = SshKey(
+                public_id=key_id,
+                owner_id=placement.owner_id,
+                author_id=caller_id,
+                namespace_id=placement.namespace_id,
+                name=name,
+                key=self.secrets.seal(text),
+                config=config or "",
+                origin=origin,
+            )
+            return Outcome(key_id, self.save(ssh_key, index, *placement.pending))
+
+        return self.run(command)
+
+    def update_key(
+        self,
+        key_id: int,
+        caller_id: int,
+        config: str | None,
+        origin: Origin,
+        *,
+        name: str | None = None,
+        namespace: str | None = None,
+    ) -> Outcome[int]:
+        """Change a key's config (kept when not given); `name` and `namespace` may be sent
+        but not changed.
+
+        Djinn keeps the old config when an empty one is sent, so a config could never be
+        cleared; here an empty string clears it, as a user would expect.
+        """
+
+        def command() -> Outcome[int]:
+            ssh_key = self.live_key(key_id)
+            errors = Errors()
+            if name is not None and name != ssh_key.name:
+                errors.add("name", NAME_FIXED)
+            if namespace is not None:
+                self._check_same_namespace(ssh_key, namespace, caller_id, errors)
+            errors.raise_if_any()
+            if not self.can_write_resource(ssh_key.owner_id, ssh_key.namespace_id, caller_id):
+                raise NamespacePermissionError()
+            ssh_key.update(config, origin)
+            return Outcome(key_id, self.save(ssh_key))
+
+        return self.run(command)
+
+    def delete_key(self, key_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
+        """Delete a key and free its name; write access needed."""
+
+        def command() -> Outcome[None]:
+            ssh_key = self.live_key(key_id)
+            if not self.can_write_resource(ssh_key.owner_id, ssh_key.namespace_id, caller_id):
+                raise NamespacePermissionError()
+            ssh_key.delete(origin)
+            index = self.release_name(
+                "key", ssh_key.owner_id, ssh_key.namespace_id, ssh_key.name, key_id, origin
+            )
+            return Outcome(None, self.save(ssh_key, index))
+
+        return self.run(command)
+
+    def live_key(self, key_id: int) -> SshKey:
+        ssh_key = self.load(SshKey.create_id(key_id), SshKey)
+        if ssh_key is None or ssh_key.deleted:
+            raise NotFoundError("key")
+        return ssh_key
+
+    def _check_same_namespace(
+        self, ssh_key: SshKey, namespace: str, caller_id: int, errors: Errors
+    ) -> None:
+        """A sent namespace must name the key's own (none once detached); else a field error.
+
+        `path` alone means the caller's namespace, as when creating, so a collaborator
+        names the owner's with `path@owner`.
+        """
+        parse_errors = Errors()
+        ref = parse_ref(namespace, parse_errors)
+        if parse_errors:
+            errors.extend("namespace", parse_errors.fields["namespace"])
+            return
+        current = ssh_key.namespace_id
+        if current is not None and self.namespace(current) is None:
+            current = None  # its namespace was deleted: the key was detached
+        if ref is None:
+            same = current is None
+        else:
+            owner_id = caller_id if ref.owner is None else self.user_id_for(ref.owner)
+            found = None if owner_id is None else self.find_namespace(owner_id, ref.path)
+            same = found is not None and found.public_id == current
+        if not same:
+            errors.add("namespace", NAMESPACE_FIXED)
