@@ -1,0 +1,138 @@
+"""The Object aggregate: a file uploaded for builds to use; its content lives in a blob store."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import Errors
+from domain.identity import aggregate_id
+from domain.origin import Origin
+
+NAME_PATTERN = r"^[a-zA-Z0-9\._\-]+$"
+NAME_RE = re.compile(NAME_PATTERN)
+TYPE_MAX = 255
+TYPE_RE = re.compile(r"^[\x20-\x7e]*$")  # a header value: printable ASCII
+TEXT = "text/plain; charset=utf-8"
+BINARY = "application/octet-stream"
+
+# Magic numbers of the formats worth recognising, and their types.
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+    (b"%PDF-", "application/pdf"),
+    (b"PK\x03\x04", "application/zip"),
+    (b"\x1f\x8b\x08", "application/x-gzip"),
+    (b"QFI\xfb", "application/x-qemu-disk"),
+)
+# Control characters that do not occur in text (tab, newlines, form feed, escape do).
+BINARY_BYTES = frozenset(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}
+
+
+def blob_key(object_id: int) -> str:
+    """Where an object's content is stored."""
+    return f"objects/{object_id}"
+
+
+def sniff_type(head: bytes) -> str:
+    """The content type of a file from its first bytes, for uploads that declare none.
+
+    Known magic numbers first; then UTF-8 text without binary control characters (a
+    character cut off at the end of `head` is fine); anything else is binary.
+    """
+    for signature, content_type in SIGNATURES:
+        if head.startswith(signature):
+            return content_type
+    if not head or any(byte in BINARY_BYTES for byte in head):
+        return BINARY
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return BINARY
+    return TEXT
+
+
+def validate_name(errors: Errors, name: str | None) -> None:
+    if not name:
+        errors.add("name", "Name field required")
+    elif not NAME_RE.fullmatch(name):
+        errors.add("name", f"Name does not match {NAME_PATTERN}")
+
+
+def validate_object(
+    errors: Errors, name: str | None, has_file: bool, content_type: str | None = None
+) -> None:
+    """Add every rule a new object's fields break (Djinn's messages)."""
+    validate_name(errors, name)
+    if not has_file:
+        errors.add("file", "File field required")
+    if content_type is not None:
+        if len(content_type) > TYPE_MAX:
+            errors.add("type", f"Type cannot be longer than {TYPE_MAX} characters in length")
+        if not TYPE_RE.fullmatch(content_type):
+            errors.add("type", "Type can only contain printable ASCII characters")
+
+
+class Object(Aggregate):
+    """An object: its name, where it belongs, and the type, size and digests of its content."""
+
+    class Created(Aggregate.Created):
+        public_id: int
+        owner_id: int
+        author_id: int
+        namespace_id: int | None
+        name: str
+        content_type: str
+        size: int
+        md5: str
+        sha256: str
+        origin: Origin
+
+    class Deleted(Aggregate.Event):
+        origin: Origin
+
+    @staticmethod
+    def create_id(public_id: int) -> UUID:
+        return aggregate_id("object", public_id)
+
+    @event(Created)
+    def __init__(
+        self,
+        public_id: int,
+        owner_id: int,
+        author_id: int,
+        namespace_id: int | None,
+        name: str,
+        content_type: str,
+        size: int,
+        md5: str,
+        sha256: str,
+        origin: Origin,
+    ) -> None:
+        self.public_id = public_id
+        self.owner_id = owner_id
+        self.author_id = author_id
+        self.namespace_id = namespace_id
+        self.name = name
+        self.content_type = content_type
+        self.size = size
+        self.md5 = md5
+        self.sha256 = sha256
+        self.deleted = False
+
+    @property
+    def blob_key(self) -> str:
+        return blob_key(self.public_id)
+
+    def delete(self, origin: Origin) -> None:
+        if not self.deleted:
+            self._deleted(origin=origin)
+
+    @event(Deleted)
+    def _deleted(self, origin: Origin) -> None:
+        self.deleted = True
