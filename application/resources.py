@@ -57,6 +57,8 @@ class ResourceCases(NamespaceCases):
         kind: str,
         name: str | None,
         field_name: str = "name",
+        *,
+        ref_field: str = "namespace",
     ) -> Placement:
         """Resolve the placement and check the name is free, reporting every failed rule.
 
@@ -64,6 +66,10 @@ class ResourceCases(NamespaceCases):
         them; a taken name is reported with the other field errors. The claim made when
         saving still guards against a concurrent writer.
         """
+        if ref is None and ref_field in errors.fields:
+            # The reference did not parse: where the resource would go is unknown, so a
+            # name taken with the caller alone would be a false "already exists".
+            errors.raise_if_any()
         try:
             placement = self.place(ref, caller_id, origin)
         except NamespacePermissionError:

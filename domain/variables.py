@@ -21,7 +21,7 @@ def validate_variable(errors: Errors, key: str | None, value: str | None, mask: 
     """Add every rule a new variable's fields break (Djinn's messages)."""
     if not key:
         errors.add("key", "Key field required")
-    elif not KEY_RE.match(key):
+    elif not KEY_RE.fullmatch(key):  # `match` would let `$` accept a trailing newline
         errors.add("key", f"Key does not match {KEY_PATTERN}")
     if not value:
         errors.add("value", "Value field required")
