@@ -18,7 +18,10 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.typing import FieldDefinition
 
 from api.auth import authenticate
+from api.controllers.images import ImageController
+from api.controllers.keys import KeyController
 from api.controllers.namespaces import NamespaceController
+from api.controllers.objects import ObjectController
 from api.controllers.root import RootController, marid_version
 from api.controllers.variables import VariableController
 from api.deps import DEPENDENCIES
@@ -135,7 +138,14 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
                 instance.close()
 
     return MaridAPI(
-        route_handlers=[RootController, NamespaceController, VariableController],
+        route_handlers=[
+            RootController,
+            NamespaceController,
+            VariableController,
+            KeyController,
+            ImageController,
+            ObjectController,
+        ],
         dependencies=DEPENDENCIES,
         guards=[authenticate],
         before_request=screen_request,

@@ -18,5 +18,5 @@ def provide_marid(state: State) -> Marid:
 DEPENDENCIES = {
     "marid": Provide(provide_marid, sync_to_thread=False),
     "caller": Provide(provide_caller, sync_to_thread=False),
-    "namespace": Provide(provide_namespace, sync_to_thread=False),
+    "namespace_row": Provide(provide_namespace, sync_to_thread=False),
 }

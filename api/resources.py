@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import anyio
+from litestar.connection import ASGIConnection
 from litestar.exceptions import NotFoundException
+from litestar.handlers import BaseRouteHandler
 
 from api.auth import Caller, scope_error
 from api.render import iso, namespace_out, user_out
@@ -49,3 +54,31 @@ def common_fields(base: str, row: ResourceRow, url: str) -> dict[str, object]:
         "user": user_out(row.user),
         "namespace": namespace_out(base, row.namespace) if row.namespace is not None else None,
     }
+
+
+# resource kind -> (query attribute of Marid, path parameter of its id)
+ADDRESSED = {
+    "variable": ("variables", "variable_id"),
+    "key": ("keys", "key_id"),
+    "object": ("objects", "object_id"),
+    "image": ("images", "image_id"),
+}
+
+
+async def resource_guard(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard of write routes on one resource (`opt={"resource": "key"}`): 404 for a caller
+    who cannot see it, before the body is read, so that it comes before any 400 about it.
+    """
+    kind = handler.opt.get("resource")
+    if kind is None:
+        return
+    attribute, parameter = ADDRESSED[kind]
+    caller: Caller = connection.scope["state"]["caller"]
+    marid: Marid = connection.app.state.marid
+    resource_id = int(connection.path_params[parameter])
+    queries = getattr(marid, attribute)
+    await anyio.to_thread.run_sync(
+        lambda: readable_resource(marid, caller, queries.get(resource_id), kind, read_scope=False)
+    )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from application.images import ImageCases
+from application.keys import KeyCases
+from application.objects import ObjectCases
 from application.users import UserCases
 from application.variables import VariableCases
 
 
-class MaridApplication(UserCases, VariableCases):
+class MaridApplication(UserCases, VariableCases, KeyCases, ImageCases, ObjectCases):
     """One application, so that a resource and its index aggregates save atomically."""
 
     # eventsourcing names an application after its class unless told: tables `marid_*`.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
 
 from application.core import CoreApplication, Outcome
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
@@ -195,6 +196,10 @@ class NamespaceCases(CoreApplication):
             try:
                 index = self.claim("namespace", name_key(owner_id, name), ns_id, origin)
             except KeyTakenError:
+                if self.find_namespace(owner_id, path) is not None:
+                    # A concurrent request created this very namespace since we looked:
+                    # run the command again, which will now find and use it.
+                    raise IntegrityError(f"namespace {path} was created concurrently") from None
                 raise ValidationError({field_name: [f"Namespace {ref}: {NAME_TAKEN}"]}) from None
             if parent is None:
                 ns = Namespace.create_root(ns_id, owner_id, name, "", "private", origin)

@@ -16,10 +16,12 @@ from application.core import Outcome
 from infrastructure.blobs import FileBlobStore
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
+from infrastructure.downloads import Downloads
 from infrastructure.ids import PostgresIds
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
 from projections.base import View, lock_key
+from projections.images import ImageQueries
 from projections.maintenance import catch_up
 from projections.namespace_queries import NamespaceQueries
 from projections.registry import PROJECTIONS
@@ -66,7 +68,11 @@ class Marid:
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
         self.variables = ResourceQueries(self.datastore, "variables", "key")
+        self.keys = ResourceQueries(self.datastore, "keys", "name")
+        self.objects = ResourceQueries(self.datastore, "objects", "name")
         self.blobs = FileBlobStore(settings.data_dir / "blobs")
+        self.images = ImageQueries(self.datastore)
+        self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
         self._started = False
 
     def start(self) -> None:
@@ -78,6 +84,7 @@ class Marid:
             runner = Runner(self.app, projection, self.conninfo)
             self.read_models.attach(runner)
             runner.start()
+        self.downloads.start()  # image downloads; claims make it safe in every process
 
     def settle(self, outcome: Outcome[T]) -> T:
         """Wait until the read models hold an outcome's events, then return its value."""
@@ -85,6 +92,7 @@ class Marid:
         return outcome.value
 
     def close(self) -> None:
+        self.downloads.stop()
         self.read_models.stop()
         self.app.close()
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 from eventsourcing.projection import Projection
 
 from projections.base import View
+from projections.images import ImagesProjection, ImagesView
+from projections.keys import KeysProjection, KeysView
 from projections.namespaces import NamespacesProjection, NamespacesView
+from projections.objects import ObjectsProjection, ObjectsView
 from projections.users import UsersProjection, UsersView
 from projections.variables import VariablesProjection, VariablesView
 
@@ -13,4 +16,7 @@ PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "users": (UsersProjection, UsersView),  # type: ignore[dict-item]  # Projection is invariant in its view
     "namespaces": (NamespacesProjection, NamespacesView),  # type: ignore[dict-item]
     "variables": (VariablesProjection, VariablesView),  # type: ignore[dict-item]
+    "images": (ImagesProjection, ImagesView),  # type: ignore[dict-item]
+    "keys": (KeysProjection, KeysView),  # type: ignore[dict-item]
+    "objects": (ObjectsProjection, ObjectsView),  # type: ignore[dict-item]
 }

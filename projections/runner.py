@@ -57,11 +57,19 @@ class Runner:
         self._thread.start()
 
     def stop(self) -> None:
+        self.signal_stop()
+        self.join()
+
+    def signal_stop(self) -> None:
+        """Ask the runner to stop, without waiting for it."""
         self._stopping.set()
         subscription = self._subscription
         if subscription is not None:
             subscription.stop()
-        self._thread.join(timeout=10)
+
+    def join(self, timeout: float = 10) -> None:
+        if self._thread.is_alive():
+            self._thread.join(timeout=timeout)
 
     def wait_local(self, notification_id: int, timeout: float) -> bool:
         """Block until this runner has processed `notification_id`, or `timeout` passes."""
@@ -180,5 +188,8 @@ class ReadModels:
                 delay = min(delay * 2, 0.05)
 
     def stop(self) -> None:
+        """Stop every runner; they wind down in parallel (each takes a LISTEN poll to stop)."""
         for runner in self.runners.values():
-            runner.stop()
+            runner.signal_stop()
+        for runner in self.runners.values():
+            runner.join()

@@ -47,14 +47,19 @@ def database(pg_server: str) -> Iterator[str]:
     name = f"marid_test_{os.getpid()}_{secrets.token_hex(3)}"
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
+        # Tests need no durability across a crash: skip waiting for the WAL flush.
+        conn.execute(f"ALTER DATABASE {name} SET synchronous_commit = off")
     yield with_database(pg_server, name)
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def reset_database(conninfo: str) -> None:
-    """Empty every table and restart every id sequence (tracking keeps its migration row)."""
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+    """Empty every table and restart every sequence (tracking keeps its migration row).
+
+    DELETE rather than TRUNCATE: on tables this small it is several times faster.
+    """
+    with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
         tables = [
             row[0]
             for row in conn.execute(
@@ -64,12 +69,10 @@ def reset_database(conninfo: str) -> None:
         for table in tables:
             if table.endswith("_tracking"):
                 conn.execute(f"DELETE FROM {table} WHERE application_name <> '__migration__'")
-        data = [t for t in tables if not t.endswith("_tracking")]
-        if data:
-            conn.execute(f"TRUNCATE {', '.join(data)} RESTART IDENTITY")
+            else:
+                conn.execute(f"DELETE FROM {table}")
         for (sequence,) in conn.execute(
-            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public' "
-            "AND sequencename LIKE 'marid_%%_ids'"
+            "SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'"
         ).fetchall():
             conn.execute(f"ALTER SEQUENCE {sequence} RESTART")
 

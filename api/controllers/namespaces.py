@@ -1,7 +1,7 @@
 """Namespaces: `/api/namespaces` and `/api/n/{user}/{path}` with its sub-lists.
 
 Routes under `/api/n/{user}/{path}` declare `opt={"namespace": ...}`: the namespace guard
-finds the namespace (404) before the body is decoded, and provides it as `namespace`.
+finds the namespace (404) before the body is decoded, and provides it as `namespace_row`.
 """
 
 from __future__ import annotations
@@ -74,8 +74,10 @@ class NamespaceController(Controller):
         return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
 
     @get(NS, sync_to_thread=True, summary="Get a namespace", opt=READ)
-    def get_namespace(self, request: Req, namespace: NamedDependency[NamespaceRow]) -> NamespaceOut:
-        return namespace_out(api_base(request), namespace)
+    def get_namespace(
+        self, request: Req, namespace_row: NamedDependency[NamespaceRow]
+    ) -> NamespaceOut:
+        return namespace_out(api_base(request), namespace_row)
 
     @patch(
         NS,
@@ -89,11 +91,11 @@ class NamespaceController(Controller):
         data: JSONBody[NamespaceUpdate],
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
-        namespace: NamedDependency[NamespaceRow],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> NamespaceOut:
         me = caller.signed_in()
         outcome = marid.app.update_namespace(
-            namespace.id,
+            namespace_row.id,
             me.id,
             data.description,
             data.visibility,
@@ -113,18 +115,21 @@ class NamespaceController(Controller):
         request: Req,
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
-        namespace: NamedDependency[NamespaceRow],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> None:
         me = caller.signed_in()
-        marid.settle(marid.app.delete_namespace(namespace.id, me.id, origin(request, me.id)))
+        marid.settle(marid.app.delete_namespace(namespace_row.id, me.id, origin(request, me.id)))
 
     @get(NS + "/-/namespaces", sync_to_thread=True, summary="Child namespaces", opt=READ)
     def children(
-        self, request: Req, marid: NamedDependency[Marid], namespace: NamedDependency[NamespaceRow]
+        self,
+        request: Req,
+        marid: NamedDependency[Marid],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> Response[list[NamespaceOut]]:
         page, per_page = paging.requested(request)
         search = request.query_params.get("search")
-        rows, at = marid.namespaces.children(namespace.id, search, page, per_page)
+        rows, at = marid.namespaces.children(namespace_row.id, search, page, per_page)
         base = api_base(request)
         return Response([namespace_out(base, r) for r in rows], headers=paging.headers(request, at))
 
@@ -136,11 +141,12 @@ class NamespaceController(Controller):
         request: Req,
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
-        namespace: NamedDependency[NamespaceRow],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> list[CollaboratorOut]:
-        if caller.id != namespace.user_id:
+        if caller.id != namespace_row.user_id:
             raise NotFoundException()
-        url = f"{api_base(request)}/n/{namespace.user.username}/{namespace.path}/-/collaborators"
+        ns = namespace_row
+        url = f"{api_base(request)}/n/{ns.user.username}/{ns.path}/-/collaborators"
         return [
             CollaboratorOut(
                 id=row["u_id"],
@@ -149,5 +155,5 @@ class NamespaceController(Controller):
                 created_at=iso(row["c_created_at"]),
                 url=f"{url}/{row['u_username']}",
             )
-            for row in marid.namespaces.collaborators(namespace.root_id)
+            for row in marid.namespaces.collaborators(namespace_row.root_id)
         ]

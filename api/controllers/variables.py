@@ -13,7 +13,7 @@ from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
 from api.render import api_base, origin
-from api.resources import common_fields, readable_resource
+from api.resources import common_fields, readable_resource, resource_guard
 from api.schemas.variables import VariableCreate, VariableOut
 from domain.variables import MASKED_VALUE
 from infrastructure.bootstrap import Marid
@@ -35,7 +35,7 @@ def variable_out(base: str, row: ResourceRow) -> VariableOut:
 
 class VariableController(Controller):
     tags = ["variables"]
-    guards = [namespace_guard]
+    guards = [namespace_guard, resource_guard]
 
     @get("/api/variables", sync_to_thread=True, summary="Variables you can see")
     def list_variables(
@@ -86,7 +86,7 @@ class VariableController(Controller):
         "/api/variables/{variable_id:int}",
         sync_to_thread=True,
         summary="Delete a variable",
-        opt={"scope": "variable:delete"},
+        opt={"scope": "variable:delete", "resource": "variable"},
     )
     def delete_variable(
         self,
@@ -107,9 +107,12 @@ class VariableController(Controller):
         opt={"namespace": "read"},
     )
     def namespace_variables(
-        self, request: Req, marid: NamedDependency[Marid], namespace: NamedDependency[NamespaceRow]
+        self,
+        request: Req,
+        marid: NamedDependency[Marid],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> Response[list[VariableOut]]:
-        ns = namespace
+        ns = namespace_row
         page, per_page = paging.requested(request)
         rows, at = marid.variables.in_namespace(
             ns.id, request.query_params.get("search"), page, per_page
