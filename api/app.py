@@ -18,6 +18,9 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.typing import FieldDefinition
 
 from api.auth import authenticate
+from api.badge import BadgeController
+from api.controllers.build_parts import BuildPartsController
+from api.controllers.builds import BuildController
 from api.controllers.images import ImageController
 from api.controllers.keys import KeyController
 from api.controllers.namespaces import NamespaceController
@@ -145,6 +148,9 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             KeyController,
             ImageController,
             ObjectController,
+            BuildController,
+            BuildPartsController,
+            BadgeController,
         ],
         dependencies=DEPENDENCIES,
         guards=[authenticate],

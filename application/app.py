@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from application.builds import BuildCases
 from application.images import ImageCases
 from application.keys import KeyCases
 from application.objects import ObjectCases
@@ -9,7 +10,7 @@ from application.users import UserCases
 from application.variables import VariableCases
 
 
-class MaridApplication(UserCases, VariableCases, KeyCases, ImageCases, ObjectCases):
+class MaridApplication(UserCases, VariableCases, KeyCases, ImageCases, ObjectCases, BuildCases):
     """One application, so that a resource and its index aggregates save atomically."""
 
     # eventsourcing names an application after its class unless told: tables `marid_*`.

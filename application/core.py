@@ -80,13 +80,13 @@ class CoreApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(OriginAsDict())
 
-    def run(self, command: Callable[[], Outcome[T]]) -> Outcome[T]:
+    def run(self, command: Callable[[], Outcome[T]], attempts: int = MAX_ATTEMPTS) -> Outcome[T]:
         """Run a load-decide-save command, again when a concurrent writer won the race.
 
         The command must load what it needs each time it runs: a retry re-reads the
         aggregates, so rules are checked against the state that won.
         """
-        for _ in range(MAX_ATTEMPTS):
+        for _ in range(attempts):
             try:
                 return command()
             except IntegrityError:

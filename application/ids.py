@@ -12,6 +12,10 @@ class IdAllocator(Protocol):
 
     def next_id(self, kind: str) -> int: ...
 
+    def next_ids(self, kind: str, n: int) -> list[int]:
+        """`n` new ids of one kind at once, increasing."""
+        ...
+
 
 class InMemoryIds:
     """Counters in memory, for unit tests."""
@@ -24,3 +28,9 @@ class InMemoryIds:
         with self._lock:
             self._counters[kind] += 1
             return self._counters[kind]
+
+    def next_ids(self, kind: str, n: int) -> list[int]:
+        with self._lock:
+            first = self._counters[kind] + 1
+            self._counters[kind] += max(n, 0)
+            return list(range(first, self._counters[kind] + 1))

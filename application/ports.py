@@ -1,11 +1,11 @@
-"""Ports the use cases need from infrastructure: secrets at rest and blob storage."""
+"""Ports the use cases need from infrastructure: secrets, blob storage, build inputs."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 
 class SecretBox(Protocol):
@@ -39,3 +39,23 @@ class BlobStore(Protocol):
     def size(self, key: str) -> int | None: ...
 
     def delete(self, key: str) -> None: ...
+
+
+class BuildInputs(Protocol):
+    """What a build snapshots at submit time: an owner's personal and a namespace's resources.
+
+    Each list holds the owner's personal items (no namespace) first, then the namespace's;
+    secret values stay exactly as stored (sealed).
+    """
+
+    def variables(self, owner_id: int, namespace_id: int | None) -> list[dict[str, Any]]:
+        """Dicts with `variable_id`, `key`, `value` (sealed when masked) and `masked`."""
+        ...
+
+    def keys(self, owner_id: int, namespace_id: int | None) -> list[dict[str, Any]]:
+        """Dicts with `key_id`, `name`, `config` and `key` (sealed)."""
+        ...
+
+    def objects(self, owner_id: int, namespace_id: int | None) -> list[dict[str, Any]]:
+        """Dicts with `object_id` and `name`."""
+        ...

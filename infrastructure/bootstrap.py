@@ -14,6 +14,7 @@ from eventsourcing.projection import Projection
 from application.app import MaridApplication
 from application.core import Outcome
 from infrastructure.blobs import FileBlobStore
+from infrastructure.build_inputs import ReadModelBuildInputs
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.downloads import Downloads
@@ -21,6 +22,7 @@ from infrastructure.ids import PostgresIds
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
 from projections.base import View, lock_key
+from projections.builds import BuildQueries
 from projections.images import ImageQueries
 from projections.maintenance import catch_up
 from projections.namespace_queries import NamespaceQueries
@@ -72,6 +74,8 @@ class Marid:
         self.objects = ResourceQueries(self.datastore, "objects", "name")
         self.blobs = FileBlobStore(settings.data_dir / "blobs")
         self.images = ImageQueries(self.datastore)
+        self.builds = BuildQueries(self.datastore)
+        self.build_inputs = ReadModelBuildInputs(self.datastore)
         self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
         self._started = False
 

@@ -21,8 +21,14 @@ class PostgresIds:
         self._lock = threading.Lock()
 
     def next_id(self, kind: str) -> int:
+        return self.next_ids(kind, 1)[0]
+
+    def next_ids(self, kind: str, n: int) -> list[int]:
+        """`n` ids from one query (`nextval` over `generate_series`), in increasing order."""
         if not KIND_RE.fullmatch(kind):
             raise ValueError(f"bad id kind {kind!r}")
+        if n <= 0:
+            return []
         sequence = f"marid_{kind}_ids"
         with self._lock:
             created = kind in self._created
@@ -32,10 +38,12 @@ class PostgresIds:
                 # pg_class) when two processes create the same sequence at once.
                 curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ids:{kind}"),))
                 curs.execute(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
-            curs.execute("SELECT nextval(%s::regclass) AS id", (sequence,))
-            row = curs.fetchone()
+            curs.execute(
+                "SELECT nextval(%s::regclass) AS id FROM generate_series(1, %s) ORDER BY 1",
+                (sequence, n),
+            )
+            rows = curs.fetchall()
         if not created:
             with self._lock:  # only once committed: a rolled-back CREATE created nothing
                 self._created.add(kind)
-        assert row is not None
-        return int(row["id"])
+        return [int(row["id"]) for row in rows]

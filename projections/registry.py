@@ -5,6 +5,7 @@ from __future__ import annotations
 from eventsourcing.projection import Projection
 
 from projections.base import View
+from projections.builds import BuildsProjection, BuildsView
 from projections.images import ImagesProjection, ImagesView
 from projections.keys import KeysProjection, KeysView
 from projections.namespaces import NamespacesProjection, NamespacesView
@@ -19,4 +20,5 @@ PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "images": (ImagesProjection, ImagesView),  # type: ignore[dict-item]
     "keys": (KeysProjection, KeysView),  # type: ignore[dict-item]
     "objects": (ObjectsProjection, ObjectsView),  # type: ignore[dict-item]
+    "builds": (BuildsProjection, BuildsView),  # type: ignore[dict-item]
 }

@@ -6,8 +6,10 @@ finds the namespace (404) before the body is decoded, and provides it as `namesp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -16,6 +18,7 @@ from litestar.params import JSONBody
 from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
+from api.controllers.builds import build_out
 from api.render import api_base, iso, namespace_out, origin
 from api.schemas.namespaces import NamespaceCreate, NamespaceOut, NamespaceUpdate
 from api.schemas.users import CollaboratorOut
@@ -75,9 +78,18 @@ class NamespaceController(Controller):
 
     @get(NS, sync_to_thread=True, summary="Get a namespace", opt=READ)
     def get_namespace(
-        self, request: Req, namespace_row: NamedDependency[NamespaceRow]
+        self,
+        request: Req,
+        marid: NamedDependency[Marid],
+        namespace_row: NamedDependency[NamespaceRow],
     ) -> NamespaceOut:
-        return namespace_out(api_base(request), namespace_row)
+        """The namespace, with the latest build submitted to exactly it (its `namespace` null)."""
+        base = api_base(request)
+        latest = marid.builds.latest_in_namespace(namespace_row.id)
+        build = None
+        if latest is not None:
+            build = msgspec.to_builtins(build_out(base, replace(latest, namespace=None)))
+        return namespace_out(base, namespace_row, build)
 
     @patch(
         NS,

@@ -1,0 +1,238 @@
+"""Use cases for builds: submission with its snapshot, tags, pin and kill."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from application.core import Outcome
+from application.ports import BuildInputs
+from application.resources import Placement, ResourceCases
+from domain.builds import Build, BuildCounter, plan, valid_tag
+from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
+from domain.identity import aggregate_id
+from domain.manifest import PREFIX, Manifest
+from domain.namespace_ref import NamespaceRef, NamespaceRefError
+from domain.origin import Origin
+from domain.users import User
+
+# Every concurrent submit for one owner races for the owner's counter, and each lost race
+# means another submit won: allow enough attempts for a burst of parallel submits.
+SUBMIT_ATTEMPTS = 100
+KEY_DIR = "/root/.ssh"
+
+
+class BuildCases(ResourceCases):
+    def submit_build(
+        self,
+        caller_id: int,
+        manifest: str | None,
+        comment: str | None,
+        tags: list[str] | None,
+        drivers: Collection[str],
+        inputs: BuildInputs,
+        origin: Origin,
+    ) -> Outcome[int]:
+        """Submit a build: the owner's next number, its plan and snapshot, in one save.
+
+        The counter is loaded last, just before the save, so that the window in which a
+        concurrent submit can take the same number is short; a lost race runs again.
+        """
+        parsed = Manifest.parse(manifest, drivers)
+        submitter = self.load(aggregate_id("user", caller_id), User)
+        if submitter is None:
+            raise NotFoundError("user")
+        trigger = {
+            "type": "manual",
+            "comment": comment or "",
+            "data": {"email": submitter.email, "username": submitter.username},
+        }
+        tag_names = list(
+            dict.fromkeys(t for t in tags or [] if isinstance(t, str) and valid_tag(t))
+        )
+
+        def command() -> Outcome[int]:
+            placement = self._build_placement(parsed, caller_id, origin)
+            objects = self._snapshot_objects(parsed, placement, inputs)
+            variables = self._snapshot_variables(parsed, placement, inputs)
+            keys = self._snapshot_keys(placement, inputs)
+            build_id = self.ids.next_id("build")
+            self._number_rows("build_variable", variables)
+            self._number_rows("build_key", keys)
+            self._number_rows("build_object", objects)
+            tag_rows = [
+                {"id": tag_id, "name": name, "user_id": caller_id}
+                for tag_id, name in zip(
+                    self.ids.next_ids("build_tag", len(tag_names)), tag_names, strict=True
+                )
+            ]
+            counter = self.load(BuildCounter.create_id(placement.owner_id), BuildCounter)
+            if counter is None:
+                counter = BuildCounter(owner_id=placement.owner_id, origin=origin)
+            number = counter.next_number(origin)
+            stages, jobs = plan(parsed, number)
+            self._number_jobs(jobs)
+            build = Build(
+                public_id=build_id,
+                number=number,
+                owner_id=placement.owner_id,
+                namespace_id=placement.namespace_id,
+                submitter_id=caller_id,
+                manifest=parsed.text,
+                driver=dict(parsed.driver),
+                trigger=trigger,
+                stages=stages,
+                jobs=jobs,
+                variables=variables,
+                keys=keys,
+                objects=objects,
+                tags=tag_rows,
+                origin=origin,
+            )
+            return Outcome(build_id, self.save(build, counter, *placement.pending))
+
+        return self.run(command, attempts=SUBMIT_ATTEMPTS)
+
+    def _build_placement(self, parsed: Manifest, caller_id: int, origin: Origin) -> Placement:
+        """The manifest's namespace resolved like any reference; problems go under `manifest`."""
+        if parsed.namespace is None or not parsed.namespace.strip():
+            return Placement(caller_id, None)
+        try:
+            ref = NamespaceRef.parse(parsed.namespace)
+        except NamespaceRefError as exc:
+            raise ValidationError({"manifest": [f"{PREFIX}{exc}"]}) from None
+        try:
+            resolution = self.resolve_namespace(ref, caller_id, origin, "manifest")
+        except ValidationError as exc:
+            messages = [f"{PREFIX}{m[:1].lower()}{m[1:]}" for m in exc.fields["manifest"]]
+            raise ValidationError({"manifest": messages}) from None
+        return Placement(resolution.owner_id, resolution.namespace_id, resolution.pending)
+
+    @staticmethod
+    def _snapshot_objects(
+        parsed: Manifest, placement: Placement, inputs: BuildInputs
+    ) -> list[dict[str, Any]]:
+        """The manifest's objects by name; a namespace's object wins over a personal one."""
+        available: dict[str, int] = {}
+        for row in inputs.objects(placement.owner_id, placement.namespace_id):
+            available[row["name"]] = row["object_id"]  # personal first, namespace after
+        errors = Errors()
+        objects = []
+        for item in parsed.objects:
+            object_id = available.get(item.source)
+            if object_id is None:
+                errors.add("manifest", f'{PREFIX}object "{item.source}" not found')
+                continue
+            objects.append(
+                {"object_id": object_id, "name": item.source, "destination": item.destination}
+            )
+        errors.raise_if_any()
+        return objects
+
+    @staticmethod
+    def _snapshot_variables(
+        parsed: Manifest, placement: Placement, inputs: BuildInputs
+    ) -> list[dict[str, Any]]:
+        """Stored variables (masked ones stay sealed), then the manifest's `env`."""
+        variables = [
+            {
+                "variable_id": row["variable_id"],
+                "key": row["key"],
+                "value": row["value"],
+                "masked": bool(row["masked"]),
+            }
+            for row in inputs.variables(placement.owner_id, placement.namespace_id)
+        ]
+        variables += [
+            {"variable_id": None, "key": key, "value": value, "masked": False}
+            for key, value in parsed.env
+        ]
+        return variables
+
+    @staticmethod
+    def _snapshot_keys(placement: Placement, inputs: BuildInputs) -> list[dict[str, Any]]:
+        return [
+            {
+                "key_id": row["key_id"],
+                "name": row["name"],
+                "config": row["config"],
+                "key": row["key"],
+                "location": f"{KEY_DIR}/{row['name']}",
+            }
+            for row in inputs.keys(placement.owner_id, placement.namespace_id)
+        ]
+
+    def _number_rows(self, kind: str, rows: list[dict[str, Any]]) -> None:
+        for row, row_id in zip(rows, self.ids.next_ids(kind, len(rows)), strict=True):
+            row["id"] = row_id
+
+    def _number_jobs(self, jobs: list[dict[str, Any]]) -> None:
+        self._number_rows("build_job", jobs)
+        artifacts = [artifact for job in jobs for artifact in job["artifacts"]]
+        self._number_rows("build_artifact", artifacts)
+
+    def _writable_build(self, build_id: int, caller_id: int) -> Build:
+        """The build, if the caller may change it (404 before 422)."""
+        build = self.load(Build.create_id(build_id), Build)
+        if build is None:
+            raise NotFoundError("build")
+        if not self.can_write_resource(build.owner_id, build.namespace_id, caller_id):
+            raise NamespacePermissionError()
+        return build
+
+    def tag_build(
+        self, build_id: int, caller_id: int, names: list[str], origin: Origin
+    ) -> Outcome[list[str]]:
+        """Add the valid names the build lacks; return the names added."""
+
+        def command() -> Outcome[list[str]]:
+            build = self._writable_build(build_id, caller_id)
+            candidates = list(
+                dict.fromkeys(n for n in names if valid_tag(n) and n not in build.tags)
+            )
+            ids = self.ids.next_ids("build_tag", len(candidates))
+            added = build.tag(list(zip(ids, candidates, strict=True)), caller_id, origin)
+            return Outcome(added, self.save(build) if added else [])
+
+        return self.run(command)
+
+    def untag_build(
+        self, build_id: int, caller_id: int, name: str, origin: Origin
+    ) -> Outcome[None]:
+        """Remove a tag; an absent tag is not found (404 comes before 422)."""
+
+        def command() -> Outcome[None]:
+            build = self.load(Build.create_id(build_id), Build)
+            if build is None:
+                raise NotFoundError("build")
+            if name not in build.tags:
+                raise NotFoundError("tag")
+            if not self.can_write_resource(build.owner_id, build.namespace_id, caller_id):
+                raise NamespacePermissionError()
+            build.untag(name, origin)
+            return Outcome(None, self.save(build))
+
+        return self.run(command)
+
+    def pin_build(
+        self, build_id: int, caller_id: int, pinned: bool, origin: Origin
+    ) -> Outcome[None]:
+        def command() -> Outcome[None]:
+            build = self._writable_build(build_id, caller_id)
+            if pinned:
+                build.pin(origin)
+            else:
+                build.unpin(origin)
+            return Outcome(None, self.save(build))
+
+        return self.run(command)
+
+    def kill_build(self, build_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
+        """Queued: killed now; running: the request is recorded; finished: nothing changes."""
+
+        def command() -> Outcome[None]:
+            build = self._writable_build(build_id, caller_id)
+            build.kill(origin)
+            return Outcome(None, self.save(build))
+
+        return self.run(command)

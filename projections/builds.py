@@ -1,0 +1,236 @@
+"""The builds read model: builds, their jobs, artifacts, tags and submit-time snapshot.
+
+Secrets in the snapshot (masked variable values, private keys) are stored sealed,
+exactly as in the event. The queries live in `projections/build_queries.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from domain.builds import Build
+from domain.namespaces import Namespace
+from projections.base import View
+from projections.build_queries import BuildFilters, BuildQueries
+from projections.resources import detach
+
+__all__ = ["BuildFilters", "BuildQueries", "BuildsProjection", "BuildsView"]
+
+_TIMES = "created_at timestamptz NOT NULL, started_at timestamptz, finished_at timestamptz"
+
+
+class BuildsView(View):
+    projection_name = "builds"
+    tables = {
+        "builds": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
+        "namespace_id bigint, submitter_id bigint NOT NULL, number integer NOT NULL, "
+        "manifest text NOT NULL, driver jsonb NOT NULL, trigger jsonb NOT NULL, "
+        "status text NOT NULL, output text, pinned boolean NOT NULL, "
+        f"kill_requested boolean NOT NULL, {_TIMES})",
+        "build_jobs": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, "
+        "position integer NOT NULL, stage text NOT NULL, name text NOT NULL, "
+        f"commands text NOT NULL, status text NOT NULL, output text, {_TIMES})",
+        "build_artifacts": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, "
+        "job_id bigint NOT NULL, user_id bigint NOT NULL, source text NOT NULL, "
+        "name text NOT NULL, size bigint, md5 text, sha256 text, "
+        "created_at timestamptz NOT NULL, deleted_at timestamptz)",
+        "build_tags": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, user_id bigint NOT NULL, "
+        "name text NOT NULL, created_at timestamptz NOT NULL)",
+        "build_variables": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, variable_id bigint, "
+        "key text NOT NULL, value text NOT NULL, masked boolean NOT NULL)",
+        "build_keys": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, key_id bigint, "
+        "name text NOT NULL, config text NOT NULL, key text NOT NULL, location text NOT NULL)",
+        "build_objects": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, "
+        "object_id bigint NOT NULL, name text NOT NULL, destination text NOT NULL)",
+    }
+    indexes = {
+        "builds_aggregate_idx": ("builds", "UNIQUE", "(aggregate_id)"),
+        "builds_owner_number_idx": ("builds", "UNIQUE", "(user_id, number)"),
+        "builds_namespace_idx": ("builds", "", "(namespace_id, created_at)"),
+        "builds_created_idx": ("builds", "", "(created_at, id)"),
+        "build_jobs_build_idx": ("build_jobs", "", "(build_id, position)"),
+        "build_artifacts_build_idx": ("build_artifacts", "", "(build_id, name)"),
+        "build_tags_build_name_idx": ("build_tags", "UNIQUE", "(build_id, name)"),
+        "build_tags_name_idx": ("build_tags", "", "(name)"),
+        "build_variables_build_idx": ("build_variables", "", "(build_id)"),
+        "build_keys_build_idx": ("build_keys", "", "(build_id)"),
+        "build_objects_build_idx": ("build_objects", "", "(build_id)"),
+        "build_objects_object_idx": ("build_objects", "", "(object_id)"),
+    }
+
+
+def _many(curs: Cursor[DictRow], sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if rows:
+        curs.executemany(sql, rows)
+
+
+def _insert(table: str, width: int) -> str:
+    return f"INSERT INTO {table} VALUES ({', '.join(['%s'] * width)})"
+
+
+class BuildsProjection(Projection[BuildsView]):
+    name = "builds"
+    topics = tuple(
+        get_topic(cls)
+        for cls in (
+            Build.Submitted,
+            Build.Tagged,
+            Build.Untagged,
+            Build.Pinned,
+            Build.Unpinned,
+            Build.Killed,
+            Build.KillRequested,
+            Namespace.Deleted,
+        )
+    )
+
+    @singledispatchmethod
+    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def submitted(self, event: Build.Submitted, tracking: Tracking) -> None:
+        t, at, build_id = self.view.t, event.timestamp, event.public_id
+        build = (
+            build_id,
+            event.originator_id,
+            event.owner_id,
+            event.namespace_id,
+            event.submitter_id,
+            event.number,
+            event.manifest,
+            Jsonb(event.driver),
+            Jsonb(event.trigger),
+            "queued",
+            None,
+            False,
+            False,
+            at,
+            None,
+            None,
+        )
+        jobs = [
+            (
+                j["id"],
+                build_id,
+                i,
+                j["stage"],
+                j["name"],
+                "\n".join(j["commands"]),
+                "queued",
+                None,
+                at,
+                None,
+                None,
+            )
+            for i, j in enumerate(event.jobs)
+        ]
+        artifacts = [
+            (
+                a["id"],
+                build_id,
+                j["id"],
+                event.owner_id,
+                a["source"],
+                a["name"],
+                None,
+                None,
+                None,
+                at,
+                None,
+            )
+            for j in event.jobs
+            for a in j["artifacts"]
+        ]
+        tags = [(g["id"], build_id, g["user_id"], g["name"], at) for g in event.tags]
+        variables = [
+            (v["id"], build_id, v["variable_id"], v["key"], v["value"], v["masked"])
+            for v in event.variables
+        ]
+        keys = [
+            (k["id"], build_id, k["key_id"], k["name"], k["config"], k["key"], k["location"])
+            for k in event.keys
+        ]
+        objects = [
+            (o["id"], build_id, o["object_id"], o["name"], o["destination"]) for o in event.objects
+        ]
+
+        def change(curs: Cursor[DictRow]) -> None:
+            curs.execute(_insert(t("builds"), len(build)), build)
+            _many(curs, _insert(t("build_jobs"), 11), jobs)
+            _many(curs, _insert(t("build_artifacts"), 11), artifacts)
+            _many(curs, _insert(t("build_tags"), 5), tags)
+            _many(curs, _insert(t("build_variables"), 6), variables)
+            _many(curs, _insert(t("build_keys"), 7), keys)
+            _many(curs, _insert(t("build_objects"), 5), objects)
+
+        self.view.write(tracking, change)
+
+    def _build_id(self) -> str:
+        """SQL for the public id of the event's build (parameter: the aggregate id)."""
+        return f"(SELECT id FROM {self.view.t('builds')} WHERE aggregate_id = %s)"
+
+    @process_event.register
+    def tagged(self, event: Build.Tagged, tracking: Tracking) -> None:
+        sql = f"INSERT INTO {self.view.t('build_tags')} SELECT %s, {self._build_id()}, %s, %s, %s"
+        rows = [
+            (tag["id"], event.originator_id, tag["user_id"], tag["name"], event.timestamp)
+            for tag in event.tags
+        ]
+        self.view.write(tracking, lambda c: _many(c, sql, rows))
+
+    @process_event.register
+    def untagged(self, event: Build.Untagged, tracking: Tracking) -> None:
+        sql = (
+            f"DELETE FROM {self.view.t('build_tags')} "
+            f"WHERE build_id = {self._build_id()} AND name = %s"
+        )
+        values = (event.originator_id, event.name)
+        self.view.write(tracking, lambda c: c.execute(sql, values))
+
+    def _set(self, tracking: Tracking, aggregate_id: Any, assignments: str, *values: Any) -> None:
+        sql = f"UPDATE {self.view.t('builds')} SET {assignments} WHERE aggregate_id = %s"
+        self.view.write(tracking, lambda c: c.execute(sql, (*values, aggregate_id)))
+
+    @process_event.register
+    def pinned(self, event: Build.Pinned, tracking: Tracking) -> None:
+        self._set(tracking, event.originator_id, "pinned = true")
+
+    @process_event.register
+    def unpinned(self, event: Build.Unpinned, tracking: Tracking) -> None:
+        self._set(tracking, event.originator_id, "pinned = false")
+
+    @process_event.register
+    def killed(self, event: Build.Killed, tracking: Tracking) -> None:
+        """A queued build killed: it and every job end `killed` without having run."""
+        builds, jobs = self.view.t("builds"), self.view.t("build_jobs")
+        values = (event.timestamp, event.originator_id, event.originator_id)
+
+        def change(curs: Cursor[DictRow]) -> None:
+            curs.execute(
+                f"UPDATE {builds} SET status = 'killed', finished_at = %s WHERE aggregate_id = %s",
+                values[:2],
+            )
+            curs.execute(
+                f"UPDATE {jobs} SET status = 'killed' WHERE build_id = {self._build_id()}",
+                values[2:],
+            )
+
+        self.view.write(tracking, change)
+
+    @process_event.register
+    def kill_requested(self, event: Build.KillRequested, tracking: Tracking) -> None:
+        self._set(tracking, event.originator_id, "kill_requested = true")
+
+    @process_event.register
+    def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
+        detach(self.view, "builds", event.public_id, tracking)
