@@ -84,7 +84,7 @@ def settings(database: str, tmp_path: Path) -> Settings:
         database_url=database,
         data_dir=tmp_path,
         secret_key=SECRET_KEY,
-        read_wait_timeout=5.0,
+        read_wait_timeout=15.0,  # generous: a loaded 2-core machine can lag
         pool_size=4,
     )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from litestar import Litestar, post
+from litestar import post
 from litestar.di import NamedDependency
 from litestar.exceptions import ImproperlyConfiguredException
 from litestar.params import JSONBody
@@ -21,18 +21,13 @@ from litestar.testing import RequestFactory, TestClient
 from api import paging
 from api.app import create_app
 from api.auth import Caller
-from domain.origin import Origin
-from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
-from infrastructure.tokens import generate_token, hash_token
+from infrastructure.tokens import hash_token
 from projections.rows import Page
-from tests.conftest import Users
+from tests.conftest import TEST_ORIGIN, Users
+from tests.helpers import RFC3339_Z, Auth, Client, token_for
 
-Client = TestClient[Litestar]
-Headers = dict[str, str]
-ORIGIN = Origin.system("test")
-RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 RESOURCES = ("builds", "namespaces", "cron", "invites", "images", "objects", "variables", "keys")
 WRITE_ROUTES = [
     ("POST", "/api/namespaces"),
@@ -53,20 +48,8 @@ UNDECODABLE = [
 JSON = {"Content-Type": "application/json"}
 
 
-def token_for(
-    marid: Marid, user_id: int, scopes: str | None = None, expires_at: datetime | None = None
-) -> tuple[int, Headers]:
-    """Another token of an existing user: its id and its Authorization header."""
-    token = generate_token()
-    granted = Scopes.parse(scopes) if scopes is not None else Scopes.all()
-    outcome = marid.app.create_token(
-        user_id, "extra", hash_token(token), granted, expires_at, ORIGIN
-    )
-    return marid.settle(outcome), {"Authorization": f"Bearer {token}"}
-
-
 @pytest.fixture
-def alice(client: Client, users: Users) -> tuple[int, Headers]:
+def alice(client: Client, users: Users) -> tuple[int, Auth]:
     """alice, with an all-scope token and a namespace `proj`."""
     user_id, auth = users.create("alice")
     response = client.post("/api/namespaces", json={"name": "proj"}, headers=auth)
@@ -74,11 +57,11 @@ def alice(client: Client, users: Users) -> tuple[int, Headers]:
     return user_id, auth
 
 
-def send(client: Client, method: str, path: str, body: bytes, auth: Headers) -> Any:
+def send(client: Client, method: str, path: str, body: bytes, auth: Auth) -> Any:
     return client.request(method, path, content=body, headers={**auth, **JSON})
 
 
-def assert_proj_unchanged(client: Client, auth: Headers) -> None:
+def assert_proj_unchanged(client: Client, auth: Auth) -> None:
     response = client.get("/api/n/alice/proj", headers=auth)
     assert response.status_code == 200
     assert response.json()["description"] == ""
@@ -153,7 +136,7 @@ def test_user_needs_a_valid_token_but_no_scope(client: Client, users: Users) -> 
     [("GET", "/api/user"), ("GET", "/api/namespaces"), *WRITE_ROUTES],
 )
 def test_missing_token_is_401_with_www_authenticate(
-    client: Client, alice: tuple[int, Headers], method: str, path: str
+    client: Client, alice: tuple[int, Auth], method: str, path: str
 ) -> None:
     response = client.request(method, path, json={})
 
@@ -183,7 +166,7 @@ def test_bad_token_is_401_with_www_authenticate(client: Client, users: Users, he
 
 
 def test_write_without_token_is_401_before_the_body_is_read(
-    client: Client, alice: tuple[int, Headers]
+    client: Client, alice: tuple[int, Auth]
 ) -> None:
     responses = [
         client.request(method, path, content=b"{bad", headers=JSON) for method, path in WRITE_ROUTES
@@ -193,9 +176,7 @@ def test_write_without_token_is_401_before_the_body_is_read(
     assert_proj_unchanged(client, alice[1])
 
 
-def test_bad_token_is_401_before_the_body_is_read(
-    client: Client, alice: tuple[int, Headers]
-) -> None:
+def test_bad_token_is_401_before_the_body_is_read(client: Client, alice: tuple[int, Auth]) -> None:
     bad = {"Authorization": "Bearer marid_0000000000000000000000000000000000000000"}
 
     response = send(client, "POST", "/api/namespaces", b"{bad", bad)
@@ -226,7 +207,7 @@ def test_token_before_its_expiry_is_accepted(client: Client, marid: Marid, users
 def test_revoked_token_is_401(client: Client, marid: Marid, users: Users) -> None:
     user_id, _ = users.create("alice")
     token_id, revoked = token_for(marid, user_id)
-    marid.settle(marid.app.revoke_token(token_id, ORIGIN))
+    marid.settle(marid.app.revoke_token(token_id, TEST_ORIGIN))
 
     response = client.get("/api/user", headers=revoked)
 
@@ -241,7 +222,7 @@ def test_revoking_one_token_leaves_the_users_other_tokens_working(
     user_id, kept = users.create("alice")
     token_id, _ = token_for(marid, user_id)
 
-    marid.settle(marid.app.revoke_token(token_id, ORIGIN))
+    marid.settle(marid.app.revoke_token(token_id, TEST_ORIGIN))
 
     assert client.get("/api/user", headers=kept).status_code == 200
 
@@ -284,7 +265,7 @@ def test_token_is_stored_only_as_its_sha256_hash(
 def test_token_without_the_routes_scope_is_403_naming_it(
     client: Client,
     marid: Marid,
-    alice: tuple[int, Headers],
+    alice: tuple[int, Auth],
     method: str,
     path: str,
     granted: str,
@@ -304,7 +285,7 @@ def test_token_without_the_routes_scope_is_403_naming_it(
 
 
 def test_scope_is_checked_before_the_resource_is_looked_up(
-    client: Client, marid: Marid, alice: tuple[int, Headers]
+    client: Client, marid: Marid, alice: tuple[int, Auth]
 ) -> None:
     _, auth = token_for(marid, alice[0], scopes="namespace:read")
 
@@ -355,7 +336,7 @@ def test_unknown_route_is_404_not_found(client: Client, path: str) -> None:
     ],
 )
 def test_route_without_the_method_is_405(
-    client: Client, alice: tuple[int, Headers], method: str, path: str
+    client: Client, alice: tuple[int, Auth], method: str, path: str
 ) -> None:
     response = client.request(method, path, headers=alice[1])
 
@@ -366,7 +347,7 @@ def test_route_without_the_method_is_405(
 @pytest.mark.parametrize(("method", "path"), WRITE_ROUTES)
 @pytest.mark.parametrize("body", UNDECODABLE, ids=lambda b: repr(b[:12]))
 def test_undecodable_body_is_400_with_a_message(
-    client: Client, alice: tuple[int, Headers], method: str, path: str, body: bytes
+    client: Client, alice: tuple[int, Auth], method: str, path: str, body: bytes
 ) -> None:
     response = send(client, method, path, body, alice[1])
 
@@ -392,7 +373,7 @@ def test_undecodable_body_is_400_with_a_message(
 )
 def test_wrong_types_are_400_naming_every_field(
     client: Client,
-    alice: tuple[int, Headers],
+    alice: tuple[int, Auth],
     method: str,
     path: str,
     body: dict[str, Any],
@@ -415,7 +396,7 @@ def test_wrong_types_are_400_naming_every_field(
     ],
 )
 def test_unknown_fields_are_400_naming_them(
-    client: Client, alice: tuple[int, Headers], method: str, path: str, body: dict[str, Any]
+    client: Client, alice: tuple[int, Auth], method: str, path: str, body: dict[str, Any]
 ) -> None:
     response = client.request(method, path, json=body, headers=alice[1])
 
@@ -425,7 +406,7 @@ def test_unknown_fields_are_400_naming_them(
 
 
 def test_delete_with_an_empty_body_or_empty_object_is_accepted(
-    client: Client, alice: tuple[int, Headers]
+    client: Client, alice: tuple[int, Auth]
 ) -> None:
     client.post("/api/namespaces", json={"name": "other"}, headers=alice[1])
 
@@ -437,7 +418,7 @@ def test_delete_with_an_empty_body_or_empty_object_is_accepted(
 
 @pytest.mark.parametrize(("method", "path"), WRITE_ROUTES)
 def test_body_over_the_size_limit_is_413(
-    client: Client, settings: Settings, alice: tuple[int, Headers], method: str, path: str
+    client: Client, settings: Settings, alice: tuple[int, Auth], method: str, path: str
 ) -> None:
     body = b'{"description": "' + b"x" * settings.max_body_size + b'"}'
 
@@ -459,7 +440,7 @@ def test_body_over_the_size_limit_is_413(
 )
 def test_nul_characters_in_a_body_are_400_and_stop_no_read_model(
     client: Client,
-    alice: tuple[int, Headers],
+    alice: tuple[int, Auth],
     method: str,
     path: str,
     body: dict[str, Any],
@@ -474,21 +455,21 @@ def test_nul_characters_in_a_body_are_400_and_stop_no_read_model(
     assert_proj_unchanged(client, alice[1])
 
 
-def test_nul_in_a_query_parameter_is_400(client: Client, alice: tuple[int, Headers]) -> None:
+def test_nul_in_a_query_parameter_is_400(client: Client, alice: tuple[int, Auth]) -> None:
     response = client.get("/api/namespaces?search=%00&page=1", headers=alice[1])
 
     assert response.status_code == 400
     assert set(response.json()) == {"search"}
 
 
-def test_nul_in_a_path_is_404(client: Client, alice: tuple[int, Headers]) -> None:
+def test_nul_in_a_path_is_404(client: Client, alice: tuple[int, Auth]) -> None:
     response = client.get("/api/n/alice/pr%00oj", headers=alice[1])
 
     assert response.status_code == 404
     assert response.json() == {"message": "Not Found"}
 
 
-def test_field_errors_collect_every_failed_rule(client: Client, alice: tuple[int, Headers]) -> None:
+def test_field_errors_collect_every_failed_rule(client: Client, alice: tuple[int, Auth]) -> None:
     body = {"name": "no way!", "visibility": "secret", "description": "x" * 300}
 
     response = client.post("/api/namespaces", json=body, headers=alice[1])
@@ -501,7 +482,7 @@ def test_field_errors_collect_every_failed_rule(client: Client, alice: tuple[int
 def test_fault_is_500_with_a_request_id_and_no_internals(
     client: Client,
     marid: Marid,
-    alice: tuple[int, Headers],
+    alice: tuple[int, Auth],
     monkeypatch: pytest.MonkeyPatch,
     fault: type[Exception],
 ) -> None:
@@ -613,7 +594,7 @@ def test_link_of_an_empty_list_points_at_page_one() -> None:
 def create_namespaces(marid: Marid, owner_id: int, count: int) -> None:
     outcome = None
     for i in range(count):
-        outcome = marid.app.create_namespace(owner_id, f"ns{i:02d}", None, None, None, ORIGIN)
+        outcome = marid.app.create_namespace(owner_id, f"ns{i:02d}", None, None, None, TEST_ORIGIN)
     if outcome is not None:
         marid.settle(outcome)
 

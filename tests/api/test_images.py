@@ -6,47 +6,40 @@ import dataclasses
 import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
-from infrastructure.tokens import generate_token, hash_token
-from tests.conftest import TEST_ORIGIN, Users
+from tests.conftest import Users
+from tests.helpers import (
+    BASE,
+    BOUNDARY,
+    DENIED,
+    Auth,
+    Client,
+    add_collaborator,
+    assert_not_found,
+    create_ns,
+    event_states,
+    names,
+    stored_files,
+    token,
+)
 from tests.integration.test_image_downloads import QCOW2, FileServer
-from tests.unit.conftest import CollaboratorJoined
 
-Client = TestClient  # type: ignore[type-arg]
-Auth = dict[str, str]
-BASE = "http://testserver.local/api"
-NOT_FOUND = {"message": "Not Found"}
-DENIED = {"message": "Namespace permission denied"}
 NAME_RULE = r"Name does not match ^[a-zA-Z0-9_\-]+$"
 FILE_REQUIRED = {"file": ["File field required"]}
 NOT_QCOW2 = ["File not a valid QCOW2 file format"]
 LIMIT = 32 * 1024
 IMAGE = QCOW2[:512]
-BOUNDARY = "marid-test-boundary"
 QEMU_DISK = "application/x-qemu-disk"
 
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, image_max_size=LIMIT, allow_private_urls=True)
-
-
-@pytest.fixture
-def alice(users: Users) -> Auth:
-    return users.create("alice")[1]
-
-
-@pytest.fixture
-def bob(users: Users) -> Auth:
-    return users.create("bob")[1]
 
 
 @pytest.fixture
@@ -94,65 +87,10 @@ def create(client: Client, auth: Auth, name: str = "alpine", **params: str) -> d
     return body
 
 
-def create_ns(client: Client, auth: Auth, name: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/api/namespaces", json={"name": name, **fields}, headers=auth)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def names(response: Any) -> list[str]:
-    assert response.status_code == 200, response.text
-    return [image["name"] for image in response.json()]
-
-
-def token(marid: Marid, user_id: int, scopes: str) -> Auth:
-    """The Authorization header of another token of an existing user."""
-    secret = generate_token()
-    outcome = marid.app.create_token(
-        user_id, "limited", hash_token(secret), Scopes.parse(scopes), None, TEST_ORIGIN
-    )
-    marid.settle(outcome)
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def add_collaborator(marid: Marid, root_id: int, user_id: int) -> None:
-    """Make a user a collaborator of a tree, on the aggregate and in the read model.
-
-    Invites will replace this; until they exist no route adds collaborators.
-    """
-    root = marid.app.namespace(root_id)
-    assert root is not None
-    root.trigger_event(CollaboratorJoined, user_id=user_id, origin=TEST_ORIGIN)
-    marid.app.save(root)
-    with marid.datastore.transaction(commit=True) as curs:
-        curs.execute(
-            "INSERT INTO collaborators (root_id, user_id, created_at) VALUES (%s, %s, now())",
-            (root_id, user_id),
-        )
-
-
 def uid(marid: Marid, username: str) -> int:
     user_id = marid.app.user_id_for(username)
     assert user_id is not None
     return user_id
-
-
-def stored_files(settings: Settings) -> list[Path]:
-    """Every file in the blob store, temporary ones included."""
-    root = settings.data_dir / "blobs"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
-def event_states(marid: Marid) -> bytes:
-    with marid.datastore.transaction(commit=False) as curs:
-        curs.execute("SELECT state FROM marid_events ORDER BY notification_id")
-        return b"\n".join(bytes(row["state"]) for row in curs.fetchall())
-
-
-def assert_not_found(response: Any) -> None:
-    assert response.status_code == 404
-    assert response.json() == NOT_FOUND
 
 
 def fetch_file(client: Client, image_id: int, auth: Auth, accept: str = QEMU_DISK) -> Any:

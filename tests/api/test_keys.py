@@ -4,20 +4,30 @@ updates, deletes and detaching.
 
 from __future__ import annotations
 
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import PrivateFormat
-from litestar.testing import TestClient
 
-from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
-from infrastructure.tokens import generate_token, hash_token
-from tests.conftest import TEST_ORIGIN, Users
-from tests.unit.conftest import CollaboratorJoined
+from tests.conftest import Users
+from tests.helpers import (
+    BASE,
+    DENIED,
+    READERS,
+    Auth,
+    Client,
+    add_collaborator,
+    assert_lacks_scope,
+    assert_not_found,
+    assert_unauthorized,
+    create_ns,
+    links,
+    names,
+    token,
+)
 from tests.unit.test_keys import (
     ed25519_key,
     encrypted_openssh_key,
@@ -26,11 +36,6 @@ from tests.unit.test_keys import (
     truncated,
 )
 
-Client = TestClient  # type: ignore[type-arg]
-Auth = dict[str, str]
-BASE = "http://testserver.local/api"
-NOT_FOUND = {"message": "Not Found"}
-DENIED = {"message": "Namespace permission denied"}
 NO_KEY = "Key ssh: no key found"
 PROTECTED = "Key ssh: this private key is passphrase protected"
 FIELDS = {
@@ -49,13 +54,6 @@ FIELDS = {
 }
 
 
-def create_ns(client: Client, auth: Auth, name: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/api/namespaces", json={"name": name, **fields}, headers=auth)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
 def post(client: Client, auth: Auth, **body: Any) -> Any:
     return client.post("/api/keys", json=body, headers=auth)
 
@@ -67,63 +65,6 @@ def create(
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body
-
-
-def links(response: Any) -> dict[str, str]:
-    """The `Link` header as rel -> URL."""
-    found = re.findall(r'<([^>]*)>; rel="(\w+)"', response.headers["link"])
-    return {rel: url for url, rel in found}
-
-
-def names(response: Any) -> list[str]:
-    assert response.status_code == 200, response.text
-    return [k["name"] for k in response.json()]
-
-
-def token(marid: Marid, user_id: int, scopes: str) -> Auth:
-    """The Authorization header of another token of an existing user."""
-    secret = generate_token()
-    outcome = marid.app.create_token(
-        user_id, "limited", hash_token(secret), Scopes.parse(scopes), None, TEST_ORIGIN
-    )
-    marid.settle(outcome)
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def add_collaborator(marid: Marid, root_id: int, user_id: int) -> None:
-    """Make a user a collaborator of a tree, on both sides.
-
-    Invites will replace this: the test records the event on the root aggregate (what write
-    checks read) and the read-model row (what read checks and lists use).
-    """
-    root = marid.app.namespace(root_id)
-    assert root is not None
-    root.trigger_event(CollaboratorJoined, user_id=user_id, origin=TEST_ORIGIN)
-    marid.app.save(root)
-    with marid.datastore.transaction(commit=True) as curs:
-        curs.execute(
-            "INSERT INTO collaborators (root_id, user_id, created_at) VALUES (%s, %s, now())",
-            (root_id, user_id),
-        )
-
-
-def assert_not_found(response: Any) -> None:
-    assert response.status_code == 404
-    assert response.json() == NOT_FOUND
-
-
-def assert_unauthorized(response: Any) -> None:
-    assert response.status_code == 401
-    assert response.json() == {"message": "Unauthorized"}
-    assert response.headers["www-authenticate"].startswith("Bearer")
-
-
-def assert_lacks_scope(response: Any, scope: str) -> None:
-    assert response.status_code == 403
-    assert scope in response.json()["message"]
-    assert response.headers["www-authenticate"] == (
-        f'Bearer error="insufficient_scope", scope="{scope}"'
-    )
 
 
 def everything_stored(marid: Marid) -> str:
@@ -139,16 +80,6 @@ def everything_stored(marid: Marid) -> str:
         dumped += [bytes(row["state"]).decode() for row in curs.fetchall()]
     assert "marid_events" in tables  # the event store was dumped too
     return "\n".join(dumped)
-
-
-@pytest.fixture
-def alice(users: Users) -> Auth:
-    return users.create("alice")[1]
-
-
-@pytest.fixture
-def bob(users: Users) -> Auth:
-    return users.create("bob")[1]
 
 
 # --- create: the resource and its shape ----------------------------------------------------
@@ -573,13 +504,6 @@ def test_method_not_allowed_on_the_key_list(client: Client, alice: Auth) -> None
 
 
 # --- read access ----------------------------------------------------------------------------
-
-READERS = {
-    # visibility -> (anonymous, another signed-in user, owner)
-    "public": (200, 200, 200),
-    "internal": (404, 200, 200),
-    "private": (404, 404, 200),
-}
 
 
 @pytest.mark.parametrize("visibility", READERS)

@@ -2,89 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from litestar.testing import TestClient
 
-from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
-from infrastructure.tokens import generate_token, hash_token
-from tests.conftest import TEST_ORIGIN, Users
-
-Client = TestClient  # type: ignore[type-arg]
-BASE = "http://testserver.local/api"
-NOT_FOUND = {"message": "Not Found"}
-LONG = "x" * 256
-
-
-def create(client: Client, auth: dict[str, str], name: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/api/namespaces", json={"name": name, **fields}, headers=auth)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def token(marid: Marid, user_id: int, scopes: str) -> dict[str, str]:
-    """The Authorization header of another token of an existing user."""
-    secret = generate_token()
-    outcome = marid.app.create_token(
-        user_id, "limited", hash_token(secret), Scopes.parse(scopes), None, TEST_ORIGIN
-    )
-    marid.settle(outcome)
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def add_collaborator(marid: Marid, root_id: int, user_id: int) -> None:
-    """Make a user a collaborator of a tree.
-
-    Invites will replace this: until they exist no route adds collaborators, so the test
-    writes the read-model row that accepting an invite will produce.
-    """
-    with marid.datastore.transaction(commit=True) as curs:
-        curs.execute(
-            "INSERT INTO collaborators (root_id, user_id, created_at) VALUES (%s, %s, now())",
-            (root_id, user_id),
-        )
-
-
-def assert_unauthorized(response: Any) -> None:
-    assert response.status_code == 401
-    assert response.json() == {"message": "Unauthorized"}
-    assert response.headers["www-authenticate"].startswith("Bearer")
-
-
-def assert_lacks_scope(response: Any, scope: str) -> None:
-    assert response.status_code == 403
-    assert scope in response.json()["message"]
-    assert response.headers["www-authenticate"] == (
-        f'Bearer error="insufficient_scope", scope="{scope}"'
-    )
-
-
-def assert_not_found(response: Any) -> None:
-    assert response.status_code == 404
-    assert response.json() == NOT_FOUND
-
-
-@pytest.fixture
-def alice(users: Users) -> dict[str, str]:
-    return users.create("alice")[1]
-
-
-@pytest.fixture
-def bob(users: Users) -> dict[str, str]:
-    return users.create("bob")[1]
-
+from tests.conftest import Users
+from tests.helpers import (
+    BASE,
+    LONG,
+    READERS,
+    Client,
+    add_collaborator_row,
+    assert_lacks_scope,
+    assert_not_found,
+    assert_unauthorized,
+    token,
+)
+from tests.helpers import create_ns as create
 
 # --- read rules --------------------------------------------------------------------------
-
-READERS = {
-    # visibility -> (anonymous, another signed-in user, owner)
-    "public": (200, 200, 200),
-    "internal": (404, 200, 200),
-    "private": (404, 404, 200),
-}
 
 
 @pytest.mark.parametrize("visibility", READERS)
@@ -135,7 +70,7 @@ def test_collaborator_reads_every_namespace_of_a_private_tree(
     root = create(client, alice, "proj")
     create(client, alice, "sub", parent="proj")
     create(client, alice, "deep", parent="proj/sub")
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     answers = [
         client.get(f"/api/n/alice/{path}", headers=bob).status_code
@@ -151,7 +86,7 @@ def test_collaborating_on_one_tree_reveals_no_other(
     bob_id, bob = users.create("bob")
     root = create(client, alice, "proj")
     create(client, alice, "secret")
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     response = client.get("/api/n/alice/secret", headers=bob)
 
@@ -189,7 +124,7 @@ def test_list_holds_owned_and_collaborated_trees_by_path(
     create(client, alice, "alone")
     create(client, bob, "mine")
     create(client, bob, "zed")
-    add_collaborator(marid, shared["id"], bob_id)
+    add_collaborator_row(marid, shared["id"], bob_id)
 
     response = client.get("/api/namespaces", headers=bob)
 
@@ -209,7 +144,7 @@ def test_search_applies_to_collaborated_trees_too(
     shared = create(client, alice, "shared")
     create(client, alice, "sub", parent="shared")
     create(client, bob, "mine")
-    add_collaborator(marid, shared["id"], bob_id)
+    add_collaborator_row(marid, shared["id"], bob_id)
 
     response = client.get("/api/namespaces?search=SUB", headers=bob)
 
@@ -235,8 +170,8 @@ def test_owner_lists_the_collaborators_of_the_tree(
     bob_id, _ = users.create("bob")
     carol_id, _ = users.create("carol")
     root = create(client, alice, "proj")
-    add_collaborator(marid, root["id"], carol_id)
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], carol_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     response = client.get("/api/n/alice/proj/-/collaborators", headers=alice)
 
@@ -261,7 +196,7 @@ def test_only_the_owner_lists_collaborators(
     bob_id, bob = users.create("bob")
     _, carol = users.create("carol")
     root = create(client, alice, "proj", visibility=visibility)
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     answers = [client.get("/api/n/alice/proj/-/collaborators", headers=h) for h in ({}, bob, carol)]
 
@@ -274,7 +209,7 @@ def test_deleting_a_tree_removes_its_collaborators(
 ) -> None:
     bob_id, bob = users.create("bob")
     root = create(client, alice, "proj")
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     client.delete("/api/n/alice/proj", headers=alice)
 
@@ -293,7 +228,7 @@ def test_deleting_a_child_keeps_the_collaborators_of_the_tree(
     root = create(client, alice, "proj")
     create(client, alice, "sub", parent="proj")
     create(client, alice, "side", parent="proj")
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     client.delete("/api/n/alice/proj/sub", headers=alice)
 
@@ -347,7 +282,7 @@ def test_collaborator_cannot_change_or_delete_the_namespace(
     bob_id, bob = users.create("bob")
     root = create(client, alice, "proj")
     create(client, alice, "sub", parent="proj")
-    add_collaborator(marid, root["id"], bob_id)
+    add_collaborator_row(marid, root["id"], bob_id)
 
     patched = client.patch("/api/n/alice/proj", json={"visibility": "public"}, headers=bob)
     deleted = client.delete("/api/n/alice/proj/sub", headers=bob)

@@ -6,21 +6,18 @@ Who may read or write a namespace, scopes and the order of checks are in
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
 from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from tests.conftest import Users
+from tests.helpers import BASE, LONG, RFC3339_Z, Client, links
+from tests.helpers import create_ns as create
 
-Client = TestClient  # type: ignore[type-arg]
-BASE = "http://testserver.local/api"
-RFC3339_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
 URL_FIELDS = (
     "builds",
     "namespaces",
@@ -47,14 +44,6 @@ NAMESPACE_FIELDS = {
     "build",
     "parent",
 } | {f"{name}_url" for name in URL_FIELDS}
-LONG = "x" * 256
-
-
-def create(client: Client, auth: dict[str, str], name: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/api/namespaces", json={"name": name, **fields}, headers=auth)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
 
 
 def get(client: Client, auth: dict[str, str], owner: str, path: str) -> dict[str, Any]:
@@ -67,12 +56,6 @@ def get(client: Client, auth: dict[str, str], owner: str, path: str) -> dict[str
 def paths(response: Any) -> list[str]:
     assert response.status_code == 200, response.text
     return [item["path"] for item in response.json()]
-
-
-def links(response: Any) -> dict[str, str]:
-    """The `Link` header as rel -> URL."""
-    found = re.findall(r'<([^>]*)>; rel="(\w+)"', response.headers["link"])
-    return {rel: url for url, rel in found}
 
 
 # --- create and the namespace JSON shape -------------------------------------------------

@@ -5,29 +5,31 @@ from __future__ import annotations
 import hashlib
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
-from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
-from infrastructure.tokens import generate_token, hash_token
-from tests.conftest import TEST_ORIGIN, Users
-from tests.unit.conftest import CollaboratorJoined
+from tests.conftest import Users
+from tests.helpers import (
+    BASE,
+    BOUNDARY,
+    DENIED,
+    Auth,
+    Client,
+    add_collaborator,
+    assert_not_found,
+    create_ns,
+    names,
+    stored_files,
+    token,
+)
 
-Client = TestClient  # type: ignore[type-arg]
-Auth = dict[str, str]
-BASE = "http://testserver.local/api"
-NOT_FOUND = {"message": "Not Found"}
-DENIED = {"message": "Namespace permission denied"}
 NAME_RULE = r"Name does not match ^[a-zA-Z0-9\._\-]+$"
 LIMIT = 5 * 1024 * 1024
 TOO_LARGE = {"file": ["file too large, cannot exceed 5 MB"]}
 CONTENT = b"hello, objects\n"
-BOUNDARY = "marid-test-boundary"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
 
 
@@ -74,71 +76,12 @@ def create(client: Client, auth: Auth, name: str = "data", **params: str) -> dic
     return body
 
 
-def create_ns(client: Client, auth: Auth, name: str, **fields: Any) -> dict[str, Any]:
-    response = client.post("/api/namespaces", json={"name": name, **fields}, headers=auth)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def names(response: Any) -> list[str]:
-    assert response.status_code == 200, response.text
-    return [o["name"] for o in response.json()]
-
-
-def token(marid: Marid, user_id: int, scopes: str) -> Auth:
-    """The Authorization header of another token of an existing user."""
-    secret = generate_token()
-    outcome = marid.app.create_token(
-        user_id, "limited", hash_token(secret), Scopes.parse(scopes), None, TEST_ORIGIN
-    )
-    marid.settle(outcome)
-    return {"Authorization": f"Bearer {secret}"}
-
-
-def add_collaborator(marid: Marid, root_id: int, user_id: int) -> None:
-    """Make a user a collaborator of a tree, on the aggregate and in the read model.
-
-    Invites will replace this; until they exist no route adds collaborators.
-    """
-    root = marid.app.namespace(root_id)
-    assert root is not None
-    root.trigger_event(CollaboratorJoined, user_id=user_id, origin=TEST_ORIGIN)
-    marid.app.save(root)
-    with marid.datastore.transaction(commit=True) as curs:
-        curs.execute(
-            "INSERT INTO collaborators (root_id, user_id, created_at) VALUES (%s, %s, now())",
-            (root_id, user_id),
-        )
-
-
-def stored_files(settings: Settings) -> list[Path]:
-    """Every file in the blob store, temporary ones included."""
-    root = settings.data_dir / "blobs"
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
-
-
 def object_rows(marid: Marid) -> int:
     with marid.datastore.transaction(commit=False) as curs:
         curs.execute("SELECT count(*) AS n FROM objects")
         row = curs.fetchone()
     assert row is not None
     return int(row["n"])
-
-
-def assert_not_found(response: Any) -> None:
-    assert response.status_code == 404
-    assert response.json() == NOT_FOUND
-
-
-@pytest.fixture
-def alice(users: Users) -> Auth:
-    return users.create("alice")[1]
-
-
-@pytest.fixture
-def bob(users: Users) -> Auth:
-    return users.create("bob")[1]
 
 
 # --- uploading ---------------------------------------------------------------------------

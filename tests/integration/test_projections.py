@@ -490,14 +490,14 @@ def test_one_runner_leads_and_another_takes_over_when_it_stops(idle: Marid) -> N
         follower = next(r for r in runners if r is not leader)
         first = idle.app.register_user("alice", "alice@example.com", ORIGIN)
         first_id = registered_id(first.recordings)
-        assert leader.wait_local(first_id, timeout=10)
+        assert leader.wait_local(first_id, timeout=30)
         followed_while_led = (follower.is_leader, follower.position)
 
         leader.stop()
         taken_over = eventually(lambda: follower.is_leader)
         second = idle.app.register_user("bob", "bob@example.com", ORIGIN)
         second_id = registered_id(second.recordings)
-        applied = follower.wait_local(second_id, timeout=10)
+        applied = follower.wait_local(second_id, timeout=30)
     finally:
         for each in runners:
             each.stop()
