@@ -34,6 +34,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/namespaces.py
+	$(BIN)/python bench/builds.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

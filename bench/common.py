@@ -1,0 +1,100 @@
+"""What the benchmark scripts share: bounded phases, figures, loopback-only targets."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import os
+import socket
+import statistics
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+@dataclass
+class Phase:
+    """What one phase measured."""
+
+    name: str
+    requests: int = 0
+    seconds: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def line(self, expected: int) -> str:
+        p50 = statistics.median(self.latencies) * 1000 if self.latencies else 0.0
+        p95 = percentile(self.latencies, 0.95) * 1000
+        codes = ", ".join(f"{n} x {code}" for code, n in sorted(self.statuses.items()))
+        flag = "" if set(self.statuses) <= {expected} else "  <-- unexpected statuses"
+        return (
+            f"{self.name:<17} {self.rate:8.1f} req/s  ({self.requests} requests in "
+            f"{self.seconds:.2f} s; {codes}; p50 {p50:.0f} ms, p95 {p95:.0f} ms){flag}"
+        )
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def loopback_only(url: str) -> None:
+    """Refuse any URL whose host does not resolve to loopback addresses only."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SystemExit(f"bench: not an http(s) URL: {url}")
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise SystemExit(f"bench: cannot resolve {parts.hostname}: {exc}") from None
+    addresses = {ipaddress.ip_address(info[4][0]) for info in infos}
+    if not addresses or not all(a.is_loopback for a in addresses):
+        raise SystemExit(f"bench: {parts.hostname} is not a loopback address; refusing to load it")
+
+
+def default_token() -> str | None:
+    path = Path(os.environ.get("MARID_DATA_DIR") or "var") / "admin-token"
+    if not path.exists():
+        path = Path(__file__).resolve().parent.parent / "var" / "admin-token"
+    return path.read_text().strip() if path.exists() else None
+
+
+async def run_phase(
+    name: str,
+    clients: int,
+    total: int,
+    max_seconds: float,
+    request: Callable[[int], Awaitable[httpx.Response]],
+) -> Phase:
+    """Issue up to `total` requests from `clients` concurrent workers, stopping at the limit."""
+    phase = Phase(name)
+    counter = iter(range(total))
+    started = time.perf_counter()
+    deadline = started + max_seconds
+
+    async def worker() -> None:
+        for i in counter:  # a shared iterator: each request number is taken once
+            if time.perf_counter() > deadline:
+                return
+            sent = time.perf_counter()
+            response = await request(i)
+            phase.latencies.append(time.perf_counter() - sent)
+            phase.statuses[response.status_code] += 1
+            phase.requests += 1
+
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    phase.seconds = time.perf_counter() - started
+    return phase
