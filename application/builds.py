@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection
 from typing import Any
 
@@ -20,6 +21,16 @@ from domain.users import User
 # means another submit won: allow enough attempts for a burst of parallel submits.
 SUBMIT_ATTEMPTS = 100
 KEY_DIR = "/root/.ssh"
+
+
+_COUNTER_LOCKS: dict[int, threading.Lock] = {}
+_COUNTER_LOCKS_GUARD = threading.Lock()
+
+
+def counter_lock(owner_id: int) -> threading.Lock:
+    """The lock that serialises one owner's submits within this process."""
+    with _COUNTER_LOCKS_GUARD:
+        return _COUNTER_LOCKS.setdefault(owner_id, threading.Lock())
 
 
 class BuildCases(ResourceCases):
@@ -66,6 +77,20 @@ class BuildCases(ResourceCases):
                     self.ids.next_ids("build_tag", len(tag_names)), tag_names, strict=True
                 )
             ]
+            # One submit per owner at a time in this process: concurrent submits would
+            # otherwise mostly collide on the counter and redo all of the work above.
+            # Other processes still collide, and the counter's version makes them retry.
+            with counter_lock(placement.owner_id):
+                return save(placement, objects, variables, keys, build_id, tag_rows)
+
+        def save(
+            placement: Placement,
+            objects: list[dict[str, Any]],
+            variables: list[dict[str, Any]],
+            keys: list[dict[str, Any]],
+            build_id: int,
+            tag_rows: list[dict[str, Any]],
+        ) -> Outcome[int]:
             counter = self.load(BuildCounter.create_id(placement.owner_id), BuildCounter)
             if counter is None:
                 counter = BuildCounter(owner_id=placement.owner_id, origin=origin)
