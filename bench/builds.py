@@ -11,13 +11,11 @@ and a time limit per phase. Builds go into a namespace of their own per run and 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import secrets
 import sys
 
 import httpx
-from common import DEFAULT_URL, default_token, loopback_only, run_phase
+from common import base_parser, parse_common, run, run_phase
 
 MANIFEST = """namespace: {namespace}
 driver:
@@ -69,30 +67,14 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", default=os.environ.get("MARID_BENCH_URL") or DEFAULT_URL)
-    parser.add_argument("--token", default=os.environ.get("MARID_BENCH_TOKEN") or None)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser = base_parser(__doc__)
     parser.add_argument("--submits", type=int, default=200, help="submissions (200)")
     parser.add_argument("--lists", type=int, default=500, help="list requests (500)")
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="limit per phase (60)")
-    parser.add_argument("--keep", action="store_true", help="keep the run's namespace")
-    args = parser.parse_args(argv)
-    args.url = args.url.rstrip("/")
-    args.token = args.token or default_token()
-    if not args.token:
-        parser.error("no token: pass --token, set MARID_BENCH_TOKEN, or start `marid serve` once")
-    if not (
-        1 <= args.clients <= 256 and 1 <= args.submits <= 100_000 and 1 <= args.lists <= 1_000_000
-    ):
-        parser.error("clients must be 1-256, submits 1-100000, lists 1-1000000")
-    return args
+    return parse_common(parser, argv, {"submits": 100_000, "lists": 1_000_000})
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    loopback_only(args.url)
-    return asyncio.run(bench(args))
+    return run(bench, parse_args(argv))
 
 
 if __name__ == "__main__":

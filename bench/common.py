@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import ipaddress
 import os
@@ -98,3 +99,39 @@ async def run_phase(
     await asyncio.gather(*(worker() for _ in range(clients)))
     phase.seconds = time.perf_counter() - started
     return phase
+
+
+def base_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options every benchmark takes; add the script's own counts to it."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--url", default=os.environ.get("MARID_BENCH_URL") or DEFAULT_URL)
+    parser.add_argument("--token", default=os.environ.get("MARID_BENCH_TOKEN") or None)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser.add_argument(
+        "--max-seconds", type=float, default=60.0, help="time limit of each phase (60)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep what the run created")
+    return parser
+
+
+def parse_common(
+    parser: argparse.ArgumentParser, argv: list[str] | None, counts: dict[str, int]
+) -> argparse.Namespace:
+    """Parse, fill the token, and bound the clients and each count (`name`: maximum)."""
+    args = parser.parse_args(argv)
+    args.url = args.url.rstrip("/")
+    args.token = args.token or default_token()
+    if not args.token:
+        parser.error("no token: pass --token, set MARID_BENCH_TOKEN, or start `marid serve` once")
+    if not 1 <= args.clients <= 256:
+        parser.error("clients must be 1-256")
+    for name, maximum in counts.items():
+        if not 1 <= getattr(args, name) <= maximum:
+            parser.error(f"{name} must be 1-{maximum}")
+    return args
+
+
+def run(bench: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
+    """Refuse non-loopback targets, then run the benchmark."""
+    loopback_only(args.url)
+    return asyncio.run(bench(args))

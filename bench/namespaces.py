@@ -14,13 +14,11 @@ token is the admin token that `marid serve` writes to `$MARID_DATA_DIR/admin-tok
 from __future__ import annotations
 
 import argparse
-import asyncio
-import os
 import secrets
 import sys
 
 import httpx
-from common import DEFAULT_URL, default_token, loopback_only, run_phase
+from common import base_parser, parse_common, run, run_phase
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -72,32 +70,14 @@ async def bench(args: argparse.Namespace) -> int:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--url", default=os.environ.get("MARID_BENCH_URL") or DEFAULT_URL)
-    parser.add_argument("--token", default=os.environ.get("MARID_BENCH_TOKEN") or None)
-    parser.add_argument("--clients", type=int, default=16, help="concurrent clients (16)")
+    parser = base_parser(__doc__)
     parser.add_argument("--creates", type=int, default=400, help="create requests (400)")
     parser.add_argument("--lists", type=int, default=1000, help="list requests (1000)")
-    parser.add_argument(
-        "--max-seconds", type=float, default=60.0, help="time limit of each phase (60)"
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the namespaces created")
-    args = parser.parse_args(argv)
-    args.url = args.url.rstrip("/")
-    args.token = args.token or default_token()
-    if not args.token:
-        parser.error("no token: pass --token, set MARID_BENCH_TOKEN, or start `marid serve` once")
-    if not (
-        1 <= args.clients <= 256 and 1 <= args.creates <= 100_000 and 1 <= args.lists <= 1_000_000
-    ):
-        parser.error("clients must be 1-256, creates 1-100000, lists 1-1000000")
-    return args
+    return parse_common(parser, argv, {"creates": 100_000, "lists": 1_000_000})
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    loopback_only(args.url)
-    return asyncio.run(bench(args))
+    return run(bench, parse_args(argv))
 
 
 if __name__ == "__main__":
