@@ -79,6 +79,14 @@ class Namespace(Aggregate):
         visibility: str
         origin: Origin
 
+    class CollaboratorAdded(Aggregate.Event):
+        user_id: int
+        origin: Origin
+
+    class CollaboratorRemoved(Aggregate.Event):
+        user_id: int
+        origin: Origin
+
     class Deleted(Aggregate.Event):
         public_id: int
         origin: Origin
@@ -173,6 +181,25 @@ class Namespace(Aggregate):
     def can_write(self, user_id: int) -> bool:
         """Write access to the tree; call on the root."""
         return user_id == self.owner_id or user_id in self.collaborators
+
+    def add_collaborator(self, user_id: int, origin: Origin) -> None:
+        """Give a user write access to the tree; call on the root. The owner needs none."""
+        if not self.is_root:
+            raise ValueError("collaborators belong to the root of a tree")
+        if user_id != self.owner_id and user_id not in self.collaborators:
+            self._collaborator_added(user_id=user_id, origin=origin)
+
+    @event(CollaboratorAdded)
+    def _collaborator_added(self, user_id: int, origin: Origin) -> None:
+        self.collaborators.append(user_id)
+
+    def remove_collaborator(self, user_id: int, origin: Origin) -> None:
+        if user_id in self.collaborators:
+            self._collaborator_removed(user_id=user_id, origin=origin)
+
+    @event(CollaboratorRemoved)
+    def _collaborator_removed(self, user_id: int, origin: Origin) -> None:
+        self.collaborators.remove(user_id)
 
     def require_owner(self, user_id: int) -> None:
         if user_id != self.owner_id:

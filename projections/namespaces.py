@@ -42,6 +42,8 @@ class NamespacesProjection(Projection[NamespacesView]):
             Namespace.Created,
             Namespace.DescriptionChanged,
             Namespace.VisibilityChanged,
+            Namespace.CollaboratorAdded,
+            Namespace.CollaboratorRemoved,
             Namespace.Deleted,
         )
     )
@@ -90,6 +92,28 @@ class NamespacesProjection(Projection[NamespacesView]):
             f"WHERE root_id = (SELECT id FROM {table} WHERE aggregate_id = %s)"
         )
         self.view.write(tracking, lambda c: c.execute(sql, (event.visibility, event.originator_id)))
+
+    @process_event.register
+    def collaborator_added(self, event: Namespace.CollaboratorAdded, tracking: Tracking) -> None:
+        namespaces, collaborators = self.view.t("namespaces"), self.view.t("collaborators")
+        sql = (
+            f"INSERT INTO {collaborators} (root_id, user_id, created_at) "
+            f"SELECT id, %s, %s FROM {namespaces} WHERE aggregate_id = %s "
+            "ON CONFLICT DO NOTHING"
+        )
+        values = (event.user_id, event.timestamp, event.originator_id)
+        self.view.write(tracking, lambda c: c.execute(sql, values))
+
+    @process_event.register
+    def collaborator_removed(
+        self, event: Namespace.CollaboratorRemoved, tracking: Tracking
+    ) -> None:
+        namespaces, collaborators = self.view.t("namespaces"), self.view.t("collaborators")
+        sql = (
+            f"DELETE FROM {collaborators} WHERE user_id = %s AND root_id = "
+            f"(SELECT id FROM {namespaces} WHERE aggregate_id = %s)"
+        )
+        self.view.write(tracking, lambda c: c.execute(sql, (event.user_id, event.originator_id)))
 
     @process_event.register
     def deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:

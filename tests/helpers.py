@@ -13,12 +13,12 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import TestClient
 
+from application.core import Outcome
 from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
 from tests.conftest import TEST_ORIGIN
-from tests.unit.conftest import CollaboratorJoined
 
 Client = TestClient[Litestar]
 Auth = dict[str, str]
@@ -85,17 +85,15 @@ def add_collaborator_row(marid: Marid, root_id: int, user_id: int) -> None:
 
 
 def add_collaborator(marid: Marid, root_id: int, user_id: int) -> None:
-    """Make a user a collaborator of a tree, on both sides.
+    """Make a user a collaborator of a tree, as accepting an invite does, and wait for it.
 
-    Invites will replace this. Until they exist no route adds collaborators, so the test
-    records the event on the root aggregate (what write checks read) and the read-model
-    row (what read checks and lists use) that accepting an invite will produce.
+    Shorter than sending and accepting an invite: the root's own command, saved, then
+    settled into the read model.
     """
     root = marid.app.namespace(root_id)
     assert root is not None
-    root.trigger_event(CollaboratorJoined, user_id=user_id, origin=TEST_ORIGIN)
-    marid.app.save(root)
-    add_collaborator_row(marid, root_id, user_id)
+    root.add_collaborator(user_id, TEST_ORIGIN)
+    marid.settle(Outcome(None, marid.app.save(root)))
 
 
 def assert_not_found(response: Any) -> None:

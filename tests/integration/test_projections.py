@@ -123,6 +123,16 @@ def history(marid: Marid) -> list[Recording[UUID]]:
     ns(alice, "late", "proj/sub")
     outcomes.append(app.update_namespace(sub, alice, "changed", "internal", ORIGIN))
     outcomes.append(app.update_namespace(tools, bob, "", "private", ORIGIN))
+    carol = users["carol"]
+    joined = app.send_invite(sub, alice, "bob", ORIGIN)  # a child's invite joins the root
+    outcomes += [joined, app.accept_invite(joined.value, bob, ORIGIN)]
+    outcomes.append(app.send_invite(proj, alice, "carol", ORIGIN))
+    outcomes.append(app.send_invite(gone, alice, "carol", ORIGIN))  # goes with `gone`
+    left = app.send_invite(tools, bob, "carol@example.com", ORIGIN)
+    outcomes += [left, app.accept_invite(left.value, carol, ORIGIN)]
+    outcomes.append(app.remove_collaborator(tools, bob, "carol", ORIGIN))
+    refused = app.send_invite(tools, bob, "alice", ORIGIN)
+    outcomes += [refused, app.reject_invite(refused.value, alice, ORIGIN)]
     outcomes.append(app.delete_namespace(gone, alice, ORIGIN))
     outcomes.append(app.delete_namespace(sub, alice, ORIGIN))
     ns(alice, "gone")
@@ -289,6 +299,8 @@ def test_rebuild_produces_exactly_the_live_rows(marid: Marid) -> None:
     assert all_rows(marid) == live
     assert positions(marid) == live_positions
     assert live[("namespaces", "namespaces")]
+    assert live[("namespaces", "collaborators")]
+    assert live[("invites", "invites")]
     assert any(row["revoked"] for row in live[("users", "tokens")])
 
 

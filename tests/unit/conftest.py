@@ -1,4 +1,4 @@
-"""Use cases on the in-memory event store, with fakes for what the domain has no command for yet."""
+"""Use cases on the in-memory event store, and helpers that set up their preconditions."""
 
 from __future__ import annotations
 
@@ -10,25 +10,10 @@ from eventsourcing.persistence import Recording
 
 from application.app import MaridApplication
 from domain.errors import NotFoundError
-from domain.namespaces import Namespace
 from domain.origin import Origin
 
 POPO = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 ORIGIN = Origin.user(1, "req-1")
-
-
-class CollaboratorJoined(Namespace.Event):
-    """Test-only event: the domain has no collaborator command yet (invites come later).
-
-    Saved through the event store like any other event, so the use cases see the
-    collaborator exactly as they will once `Namespace` records collaborators itself.
-    """
-
-    user_id: int
-    origin: Origin
-
-    def apply(self, aggregate: Any) -> None:
-        aggregate.collaborators.append(self.user_id)
 
 
 class RacingApp(MaridApplication):
@@ -75,7 +60,7 @@ def add_collaborator(app: MaridApplication, root_id: int, user_id: int) -> None:
     root = app.namespace(root_id)
     if root is None:
         raise NotFoundError("namespace")
-    root.trigger_event(CollaboratorJoined, user_id=user_id, origin=ORIGIN)
+    root.add_collaborator(user_id, ORIGIN)
     app.save(root)
 
 
