@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
+
+from eventsourcing.domain import Aggregate
 
 from application.core import Outcome
 from application.ports import BuildInputs
@@ -43,8 +45,16 @@ class BuildCases(ResourceCases):
         drivers: Collection[str],
         inputs: BuildInputs,
         origin: Origin,
+        *,
+        trigger_type: str = "manual",
+        system_tags: Sequence[str] = (),
+        attach: Callable[[int], Sequence[Aggregate]] | None = None,
     ) -> Outcome[int]:
         """Submit a build: the owner's next number, its plan and snapshot, in one save.
+
+        `attach(build_id)` gives aggregates to save with the build (e.g. the firing cron);
+        it runs on each attempt, after the reloads, and may raise to abandon the submit.
+        `system_tags` are marid's own (e.g. `cron:<name>`), exempt from the tag name rule.
 
         The counter is loaded last, just before the save, so that the window in which a
         concurrent submit can take the same number is short; a lost race runs again.
@@ -54,12 +64,14 @@ class BuildCases(ResourceCases):
         if submitter is None:
             raise NotFoundError("user")
         trigger = {
-            "type": "manual",
+            "type": trigger_type,
             "comment": comment or "",
             "data": {"email": submitter.email, "username": submitter.username},
         }
         tag_names = list(
-            dict.fromkeys(t for t in tags or [] if isinstance(t, str) and valid_tag(t))
+            dict.fromkeys(
+                [*system_tags, *(t for t in tags or [] if isinstance(t, str) and valid_tag(t))]
+            )
         )
 
         def command() -> Outcome[int]:
@@ -114,7 +126,8 @@ class BuildCases(ResourceCases):
                 tags=tag_rows,
                 origin=origin,
             )
-            return Outcome(build_id, self.save(build, counter, *placement.pending))
+            attached = attach(build_id) if attach is not None else ()
+            return Outcome(build_id, self.save(build, counter, *placement.pending, *attached))
 
         return self.run(command, attempts=SUBMIT_ATTEMPTS)
 

@@ -54,6 +54,7 @@ class Settings:
     image_max_size: int | None = None
     # Image downloads (and later webhooks) to loopback, private or link-local addresses.
     allow_private_urls: bool = False
+    run_scheduler: bool = True  # fire crons from `Marid.start()`
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,4 +75,5 @@ class Settings:
             if env.get("MARID_IMAGE_MAX_SIZE")
             else None,
             allow_private_urls=_flag(env, "MARID_ALLOW_PRIVATE_URLS", False),
+            run_scheduler=_flag(env, "MARID_RUN_SCHEDULER", True),
         )

@@ -77,6 +77,8 @@ def build_parser() -> Parser:
     rebuild.add_argument("name", nargs="?")
     projections.add_parser("run", help="run the projection runners in this process")
 
+    commands.add_parser("scheduler", help="fire due crons (and run projections), without the API")
+
     audit = commands.add_parser("audit", help="print the event log with who did what")
     audit.add_argument("--after", type=int, default=0, metavar="NOTIFICATION_ID")
     audit.add_argument("--limit", type=int, default=100)
@@ -193,6 +195,21 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
         marid.close()
 
 
+def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> None:
+    """The cron scheduler alone (no API); safe beside other schedulers."""
+    from dataclasses import replace
+
+    from infrastructure.bootstrap import Marid
+
+    marid = Marid(replace(settings, run_scheduler=True))
+    try:
+        marid.start()
+        print("cron scheduler started; Ctrl-C stops it", flush=True)
+        wait_for_signal()
+    finally:
+        marid.close()
+
+
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
     from infrastructure.bootstrap import Marid
 
@@ -231,4 +248,5 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "tokens": cmd_tokens,
     "projections": cmd_projections,
     "audit": cmd_audit,
+    "scheduler": cmd_scheduler,
 }

@@ -86,6 +86,7 @@ def settings(database: str, tmp_path: Path) -> Settings:
         secret_key=SECRET_KEY,
         read_wait_timeout=15.0,  # generous: a loaded 2-core machine can lag
         pool_size=4,
+        run_scheduler=False,  # cron tests drive schedulers with their own clocks
     )
 
 

@@ -1,0 +1,203 @@
+"""The Cron aggregate: a manifest submitted as a build on a schedule.
+
+Each firing is a command for one specific due time, valid only while that time is the
+cron's `next_run`: the aggregate's version lets exactly one of any number of concurrent
+schedulers record it, and so submit its build.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import DomainError, Errors
+from domain.identity import aggregate_id
+from domain.origin import Origin
+from domain.schedules import next_run, schedule_errors
+
+
+class CronNotDueError(DomainError):
+    """Raised when a firing names a due time that is not the cron's pending one."""
+
+    def __init__(self, cron_id: int, due: datetime) -> None:
+        super().__init__(f"cron {cron_id} is not due at {due.isoformat()}")
+        self.cron_id = cron_id
+        self.due = due
+
+
+def validate_cron(errors: Errors, name: str | None, schedule: str, timezone: str) -> None:
+    """Add every rule a cron's own fields break (the manifest is checked elsewhere)."""
+    if not name:
+        errors.add("name", "Name field required")
+    for failed, messages in schedule_errors(schedule, timezone).items():
+        errors.extend(failed, messages)
+
+
+class Cron(Aggregate):
+    """A named schedule and manifest; `next_run` is always in the future when saved."""
+
+    class Created(Aggregate.Created):
+        public_id: int
+        owner_id: int
+        author_id: int
+        namespace_id: int | None
+        name: str
+        schedule: str
+        timezone: str
+        manifest: str
+        next_run: datetime
+        origin: Origin
+
+    class Updated(Aggregate.Event):
+        owner_id: int
+        namespace_id: int | None
+        name: str
+        schedule: str
+        timezone: str
+        manifest: str
+        next_run: datetime
+        origin: Origin
+
+    class Fired(Aggregate.Event):
+        due: datetime
+        fired_at: datetime
+        build_id: int
+        next_run: datetime
+        origin: Origin
+
+    class FiringFailed(Aggregate.Event):
+        due: datetime
+        failed_at: datetime
+        error: str
+        next_run: datetime
+        origin: Origin
+
+    class Deleted(Aggregate.Event):
+        origin: Origin
+
+    @staticmethod
+    def create_id(public_id: int) -> UUID:
+        return aggregate_id("cron", public_id)
+
+    @event(Created)
+    def __init__(
+        self,
+        public_id: int,
+        owner_id: int,
+        author_id: int,
+        namespace_id: int | None,
+        name: str,
+        schedule: str,
+        timezone: str,
+        manifest: str,
+        next_run: datetime,
+        origin: Origin,
+    ) -> None:
+        self.public_id = public_id
+        self.owner_id = owner_id
+        self.author_id = author_id
+        self.namespace_id = namespace_id
+        self.name = name
+        self.schedule = schedule
+        self.timezone = timezone
+        self.manifest = manifest
+        self.next_run = next_run
+        self.prev_run: datetime | None = None
+        self.last_error: str | None = None
+        self.deleted = False
+
+    def update(
+        self,
+        owner_id: int,
+        namespace_id: int | None,
+        name: str,
+        schedule: str,
+        timezone: str,
+        manifest: str,
+        now: datetime,
+        origin: Origin,
+    ) -> None:
+        """Change the cron; `next_run` is recomputed from `now`."""
+        self._updated(
+            owner_id=owner_id,
+            namespace_id=namespace_id,
+            name=name,
+            schedule=schedule,
+            timezone=timezone,
+            manifest=manifest,
+            next_run=next_run(schedule, timezone, now),
+            origin=origin,
+        )
+
+    @event(Updated)
+    def _updated(
+        self,
+        owner_id: int,
+        namespace_id: int | None,
+        name: str,
+        schedule: str,
+        timezone: str,
+        manifest: str,
+        next_run: datetime,
+        origin: Origin,
+    ) -> None:
+        self.owner_id = owner_id
+        self.namespace_id = namespace_id
+        self.name = name
+        self.schedule = schedule
+        self.timezone = timezone
+        self.manifest = manifest
+        self.next_run = next_run
+
+    def check_due(self, due: datetime, now: datetime) -> None:
+        """Raise CronNotDueError unless `due` is the pending run and has come."""
+        if self.deleted or due != self.next_run or due > now:
+            raise CronNotDueError(self.public_id, due)
+
+    def fire(self, due: datetime, now: datetime, build_id: int, origin: Origin) -> None:
+        """Record the firing for `due`; missed periods are skipped, not fired one by one."""
+        self.check_due(due, now)
+        self._fired(
+            due=due,
+            fired_at=now,
+            build_id=build_id,
+            next_run=next_run(self.schedule, self.timezone, now),
+            origin=origin,
+        )
+
+    @event(Fired)
+    def _fired(
+        self, due: datetime, fired_at: datetime, build_id: int, next_run: datetime, origin: Origin
+    ) -> None:
+        self.prev_run = fired_at
+        self.next_run = next_run
+        self.last_error = None
+
+    def failed(self, due: datetime, now: datetime, error: str, origin: Origin) -> None:
+        """Record that firing for `due` failed; the cron waits for its next time."""
+        self.check_due(due, now)
+        self._firing_failed(
+            due=due,
+            failed_at=now,
+            error=error,
+            next_run=next_run(self.schedule, self.timezone, now),
+            origin=origin,
+        )
+
+    @event(FiringFailed)
+    def _firing_failed(
+        self, due: datetime, failed_at: datetime, error: str, next_run: datetime, origin: Origin
+    ) -> None:
+        self.prev_run = failed_at
+        self.next_run = next_run
+        self.last_error = error
+
+    def delete(self, origin: Origin) -> None:
+        if not self.deleted:
+            self._deleted(origin=origin)
+
+    @event(Deleted)
+    def _deleted(self, origin: Origin) -> None:
+        self.deleted = True
