@@ -21,7 +21,9 @@ from api.auth import authenticate
 from api.badge import BadgeController
 from api.controllers.build_parts import BuildPartsController
 from api.controllers.builds import BuildController
+from api.controllers.crons import CronController
 from api.controllers.images import ImageController
+from api.controllers.invites import InviteController
 from api.controllers.keys import KeyController
 from api.controllers.namespaces import NamespaceController
 from api.controllers.objects import ObjectController
@@ -144,12 +146,14 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         route_handlers=[
             RootController,
             NamespaceController,
+            InviteController,
             VariableController,
             KeyController,
             ImageController,
             ObjectController,
             BuildController,
             BuildPartsController,
+            CronController,
             BadgeController,
         ],
         dependencies=DEPENDENCIES,

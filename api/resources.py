@@ -62,6 +62,7 @@ ADDRESSED = {
     "key": ("keys", "key_id"),
     "object": ("objects", "object_id"),
     "image": ("images", "image_id"),
+    "cron": ("crons", "cron_id"),
 }
 
 

@@ -19,11 +19,14 @@ from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.downloads import Downloads
 from infrastructure.ids import PostgresIds
+from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
+from projections.crons import CronBuildQueries, CronQueries
 from projections.images import ImageQueries
+from projections.invites import InviteQueries
 from projections.maintenance import catch_up
 from projections.namespace_queries import NamespaceQueries
 from projections.registry import PROJECTIONS
@@ -69,6 +72,7 @@ class Marid:
         self.read_models = ReadModels(self.app, self.projections.values())
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
+        self.invites = InviteQueries(self.datastore)
         self.variables = ResourceQueries(self.datastore, "variables", "key")
         self.keys = ResourceQueries(self.datastore, "keys", "name")
         self.objects = ResourceQueries(self.datastore, "objects", "name")
@@ -77,6 +81,11 @@ class Marid:
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
         self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
+        self.crons = CronQueries(self.datastore)
+        self.cron_builds = CronBuildQueries(self.datastore)
+        self.scheduler = CronScheduler(
+            self.app, self.crons, self.build_inputs, settings.drivers, clock
+        )
         self._started = False
 
     def start(self) -> None:
@@ -89,6 +98,8 @@ class Marid:
             self.read_models.attach(runner)
             runner.start()
         self.downloads.start()  # image downloads; claims make it safe in every process
+        if self.settings.run_scheduler:
+            self.scheduler.start()  # the Cron aggregate makes it safe in every process
 
     def settle(self, outcome: Outcome[T]) -> T:
         """Wait until the read models hold an outcome's events, then return its value."""
@@ -96,6 +107,7 @@ class Marid:
         return outcome.value
 
     def close(self) -> None:
+        self.scheduler.stop()
         self.downloads.stop()
         self.read_models.stop()
         self.app.close()

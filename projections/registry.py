@@ -6,7 +6,9 @@ from eventsourcing.projection import Projection
 
 from projections.base import View
 from projections.builds import BuildsProjection, BuildsView
+from projections.crons import CronsProjection, CronsView
 from projections.images import ImagesProjection, ImagesView
+from projections.invites import InvitesProjection, InvitesView
 from projections.keys import KeysProjection, KeysView
 from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.objects import ObjectsProjection, ObjectsView
@@ -21,4 +23,6 @@ PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "keys": (KeysProjection, KeysView),  # type: ignore[dict-item]
     "objects": (ObjectsProjection, ObjectsView),  # type: ignore[dict-item]
     "builds": (BuildsProjection, BuildsView),  # type: ignore[dict-item]
+    "crons": (CronsProjection, CronsView),  # type: ignore[dict-item]
+    "invites": (InvitesProjection, InvitesView),  # type: ignore[dict-item]
 }

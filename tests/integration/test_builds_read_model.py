@@ -97,6 +97,7 @@ def world(marid: Marid) -> World:
     record(app.create_key(alice, "deploy", ed25519_key(), "Host deploy", "proj", ORIGIN))
     content = StoredContent("application/octet-stream", BlobInfo(3, "m" * 32, "s" * 64))
     object_id = record(app.create_object(None, alice, "data.bin", None, content, ORIGIN))
+    record.settle()  # submissions snapshot variables, keys and objects from the read models
     personal = record(submit(marid, alice, comment="first", tags=["Release/1", "a"]))
     text = with_namespace("proj@alice", "objects: [data.bin => /data]\nenv: [EXTRA=1]\n")
     shared = record(submit(marid, bob, text, tags=["nightly"]))
