@@ -18,7 +18,7 @@ from projections.rows import UserRow
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-INVALID_TOKEN_HEADERS = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+INVALID_TOKEN_HEADERS = UNAUTHORIZED_HEADERS  # CONTRACT: 401 carries `WWW-Authenticate: Bearer`
 
 
 @dataclass(frozen=True)

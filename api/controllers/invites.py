@@ -99,7 +99,7 @@ class InviteController(Controller):
         NS + "/-/invites",
         sync_to_thread=True,
         summary="Pending invites to a namespace (owner only)",
-        opt={"scope": "invite:read", "namespace": "read"},
+        opt={"namespace": "read"},
     )
     def namespace_invites(
         self,
@@ -108,6 +108,10 @@ class InviteController(Controller):
         caller: NamedDependency[Caller],
         namespace_row: NamedDependency[NamespaceRow],
     ) -> list[InviteOut]:
+        # A GET under a namespace: anonymous callers get 404 like any other non-owner
+        # (CONTRACT "Anonymous callers"), signed-in ones need invite:read first.
+        if caller.user is not None:
+            caller.require("invite", "read")
         if caller.id != namespace_row.user_id:
             raise NotFoundException()
         base = api_base(request)

@@ -627,7 +627,6 @@ def test_collaborator_cannot_manage_the_namespace(client: Client, alice: Auth, b
     [
         ("GET", "/api/invites"),
         ("POST", INVITES),
-        ("GET", INVITES),
         ("PATCH", "/api/invites/1"),
         ("DELETE", "/api/invites/1"),
         ("DELETE", "/api/n/alice/proj/-/collaborators/bob"),
@@ -639,6 +638,16 @@ def test_invite_routes_need_a_token(client: Client, alice: Auth, method: str, ur
     response = client.request(method, url)
 
     assert_unauthorized(response)
+
+
+def test_anonymous_namespace_invite_list_is_404_like_any_non_owner(
+    client: Client, alice: Auth
+) -> None:
+    create_ns(client, alice, "proj", visibility="public")
+
+    response = client.get(INVITES)
+
+    assert_not_found(response)
 
 
 @pytest.mark.parametrize(
