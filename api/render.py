@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
+from litestar.exceptions import NotFoundException
 
 from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from projections.rows import NamespaceRow, UserRow
+
+R = TypeVar("R")
 
 
 def iso(value: datetime | None) -> str | None:
@@ -70,3 +73,10 @@ def namespace_out(base: str, ns: NamespaceRow, build: dict[str, Any] | None = No
 def origin(request: Request[Any, Any, Any], user_id: int) -> Origin:
     """Who is acting on this request, for the events it records."""
     return Origin.user(user_id, request.scope.get("state", {}).get("request_id"))
+
+
+def settled(row: R | None) -> R:
+    """The row a write just settled; 404 if the read model did not catch up within the bound."""
+    if row is None:
+        raise NotFoundException()
+    return row

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import psycopg
@@ -12,7 +12,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
-from application.core import Outcome
+from application.core import Outcome, utcnow
 from infrastructure.blobs import FileBlobStore
 from infrastructure.build_inputs import ReadModelBuildInputs
 from infrastructure.cipher import AesGcmBox
@@ -36,10 +36,6 @@ from projections.user_queries import UserQueries
 
 log = logging.getLogger("marid")
 T = TypeVar("T")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class Marid:

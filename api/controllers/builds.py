@@ -17,7 +17,7 @@ from litestar.params import FromPath, JSONBody
 from api import paging
 from api.access import namespace_guard
 from api.auth import Caller, scope_error
-from api.render import api_base, iso, namespace_out, origin, user_out
+from api.render import api_base, iso, namespace_out, origin, settled, user_out
 from api.resources import readable_resource
 from api.schemas.builds import BuildCreate, BuildOut
 from application.access import can_read_namespace
@@ -147,13 +147,6 @@ def listed(request: Req, rows: list[BuildRow], at: Any) -> Response[list[BuildOu
     return Response([build_out(base, r) for r in rows], headers=paging.headers(request, at))
 
 
-def settled_build(marid: Marid, build_id: int) -> BuildRow:
-    row = marid.builds.get_by_id(build_id)
-    if row is None:  # the read model lost it between the write and this read
-        raise NotFoundException()
-    return row
-
-
 class BuildController(Controller):
     tags = ["builds"]
     guards = [namespace_guard, build_guard]
@@ -191,7 +184,7 @@ class BuildController(Controller):
             marid.build_inputs,
             origin(request, user.id),
         )
-        return build_out(api_base(request), settled_build(marid, marid.settle(outcome)))
+        return build_out(api_base(request), settled(marid.builds.get_by_id(marid.settle(outcome))))
 
     @get(
         "/api/b/{user:str}/{number:int}",
@@ -256,7 +249,7 @@ class BuildController(Controller):
     ) -> BuildOut:
         user = caller.signed_in()
         marid.settle(marid.app.pin_build(row.id, user.id, pinned, origin(request, user.id)))
-        return build_out(api_base(request), settled_build(marid, row.id))
+        return build_out(api_base(request), settled(marid.builds.get_by_id(row.id)))
 
     @get(
         "/api/n/{user:str}/{path:str}/-/builds",

@@ -6,14 +6,13 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from api import paging
 from api.access import namespace_guard
 from api.auth import Caller, scope_error
 from api.controllers.builds import build_filters, listed
-from api.render import api_base, iso, origin
+from api.render import api_base, iso, origin, settled
 from api.resources import common_fields, readable_resource, resource_guard
 from api.schemas.builds import BuildOut
 from api.schemas.crons import CronCreate, CronOut, CronUpdate
@@ -40,10 +39,7 @@ def cron_out(base: str, row: ResourceRow) -> CronOut:
 
 
 def settled_cron(marid: Marid, request: Req, cron_id: int) -> CronOut:
-    row = marid.crons.get(cron_id)
-    if row is None:
-        raise NotFoundException()
-    return cron_out(api_base(request), row)
+    return cron_out(api_base(request), settled(marid.crons.get(cron_id)))
 
 
 class CronController(Controller):

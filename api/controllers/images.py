@@ -22,7 +22,7 @@ from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
 from api.errors import label
-from api.render import api_base, iso, origin
+from api.render import api_base, iso, origin, settled
 from api.resources import common_fields, readable_resource, resource_guard
 from api.schemas.images import DownloadOut, ImageCreate, ImageOut
 from api.uploads import Upload, UploadStart, blob_response, discard_on_error, receive_upload
@@ -133,14 +133,7 @@ def create_image(marid: Marid, user_id: int, received: ImageRequest, by: Origin)
     image_id = marid.settle(outcome)
     if content.download_url:
         marid.downloads.wake()
-    return fresh(marid, image_id)
-
-
-def fresh(marid: Marid, image_id: int) -> ResourceRow:
-    row = marid.images.get(image_id)
-    if row is None:  # the read model did not catch up within the wait bound
-        raise NotFoundException()
-    return row
+    return settled(marid.images.get(image_id))
 
 
 class ImageController(Controller):

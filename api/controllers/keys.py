@@ -6,13 +6,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
-from api.render import api_base, iso, origin
+from api.render import api_base, iso, origin, settled
 from api.resources import common_fields, readable_resource, resource_guard
 from api.schemas.keys import KeyCreate, KeyOut, KeyUpdate
 from infrastructure.bootstrap import Marid
@@ -31,13 +30,6 @@ def key_out(base: str, row: ResourceRow) -> KeyOut:
         updated_at=iso(f["updated_at"]),
         **common_fields(base, row, f"{base}/keys/{f['id']}"),  # type: ignore[arg-type]
     )
-
-
-def fresh(marid: Marid, key_id: int) -> ResourceRow:
-    row = marid.keys.get(key_id)
-    if row is None:  # the read model did not catch up within the wait bound
-        raise NotFoundException()
-    return row
 
 
 class KeyController(Controller):
@@ -66,7 +58,7 @@ class KeyController(Controller):
         outcome = marid.app.create_key(
             user.id, data.name, data.key, data.config, data.namespace, origin(request, user.id)
         )
-        return key_out(api_base(request), fresh(marid, marid.settle(outcome)))
+        return key_out(api_base(request), settled(marid.keys.get(marid.settle(outcome))))
 
     @get(ONE, sync_to_thread=True, summary="Get an SSH key")
     def get_key(
@@ -102,7 +94,7 @@ class KeyController(Controller):
             name=data.name,
             namespace=data.namespace,
         )
-        return key_out(api_base(request), fresh(marid, marid.settle(outcome)))
+        return key_out(api_base(request), settled(marid.keys.get(marid.settle(outcome))))
 
     @delete(
         ONE,

@@ -19,7 +19,7 @@ from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
 from api.controllers.builds import build_out
-from api.render import api_base, iso, namespace_out, origin
+from api.render import api_base, iso, namespace_out, origin, settled
 from api.schemas.namespaces import NamespaceCreate, NamespaceOut, NamespaceUpdate
 from api.schemas.users import CollaboratorOut
 from infrastructure.bootstrap import Marid
@@ -28,13 +28,6 @@ from projections.rows import NamespaceRow
 Req = Request[Any, Any, Any]
 NS = "/api/n/{user:str}/{path:str}"
 READ = {"namespace": "read"}
-
-
-def fresh(marid: Marid, namespace_id: int) -> NamespaceRow:
-    row = marid.namespaces.get_by_id(namespace_id)
-    if row is None:  # the read model did not catch up within the wait bound
-        raise NotFoundException()
-    return row
 
 
 class NamespaceController(Controller):
@@ -74,7 +67,9 @@ class NamespaceController(Controller):
             data.visibility,
             origin(request, user.id),
         )
-        return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
+        return namespace_out(
+            api_base(request), settled(marid.namespaces.get_by_id(marid.settle(outcome)))
+        )
 
     @get(NS, sync_to_thread=True, summary="Get a namespace", opt=READ)
     def get_namespace(
@@ -114,7 +109,9 @@ class NamespaceController(Controller):
             origin(request, me.id),
             name=data.name,
         )
-        return namespace_out(api_base(request), fresh(marid, marid.settle(outcome)))
+        return namespace_out(
+            api_base(request), settled(marid.namespaces.get_by_id(marid.settle(outcome)))
+        )
 
     @delete(
         NS,
