@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from application.builds import BuildCases
 from application.crons import CronCases
+from application.execution import ExecutionCases
 from application.images import ImageCases
 from application.invites import InviteCases
 from application.keys import KeyCases
@@ -13,7 +14,15 @@ from application.variables import VariableCases
 
 
 class MaridApplication(
-    UserCases, VariableCases, KeyCases, ImageCases, ObjectCases, CronCases, BuildCases, InviteCases
+    UserCases,
+    VariableCases,
+    KeyCases,
+    ImageCases,
+    ObjectCases,
+    CronCases,
+    BuildCases,
+    InviteCases,
+    ExecutionCases,
 ):
     """One application, so that a resource and its index aggregates save atomically."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import NotFoundError
+from domain.errors import DomainError, NotFoundError
 from domain.identity import aggregate_id
 from domain.manifest import Manifest
 from domain.origin import Origin
@@ -17,6 +18,22 @@ STATUSES = ("queued", "running", "passed", "passed_with_failures", "failed", "ki
 FINISHED = frozenset(("passed", "passed_with_failures", "failed", "killed", "timed_out"))
 TAG_RE = re.compile(r"[\w./-]+")
 TAG_MAX = 255
+ORPHANED_TAG = "orphaned"
+# What a job may end as; `finish_build` also takes these for the build.
+JOB_ENDINGS = FINISHED
+
+
+class LostClaim(DomainError):  # noqa: N818 - a signal to the worker, not a fault
+    """Raised when a worker acts on a build it no longer holds: another worker reclaimed it
+    after its lease expired, or the build has ended. The worker must stop that build at once."""
+
+    def __init__(self, build_id: int) -> None:
+        super().__init__(f"build {build_id} is no longer held by this worker")
+        self.build_id = build_id
+
+
+class NotClaimable(DomainError):  # noqa: N818
+    """Raised when a build cannot be claimed: it is not queued, or its holder's lease is live."""
 
 
 def valid_tag(name: str) -> bool:
@@ -128,6 +145,57 @@ class Build(Aggregate):
 
         origin: Origin
 
+    class Claimed(Aggregate.Event):
+        """A worker took the build: it is `running` from this event's time, under a lease."""
+
+        worker: str
+        claim: str
+        lease_until: datetime
+        origin: Origin
+
+    class LeaseRenewed(Aggregate.Event):
+        claim: str
+        lease_until: datetime
+        origin: Origin
+
+    class Orphaned(Aggregate.Event):
+        """The holder's lease expired mid-run: the build is reset to run again from scratch.
+
+        `tag` is the `orphaned` tag row when the build did not have it yet.
+        """
+
+        claim: str
+        tag: dict[str, Any] | None
+        origin: Origin
+
+    class JobStarted(Aggregate.Event):
+        claim: str
+        job_id: int
+        origin: Origin
+
+    class JobFinished(Aggregate.Event):
+        claim: str
+        job_id: int
+        status: str
+        origin: Origin
+
+    class ArtifactCollected(Aggregate.Event):
+        """An artifact stored after its job; `size` None means the file was missing."""
+
+        claim: str
+        artifact_id: int
+        size: int | None
+        md5: str | None
+        sha256: str | None
+        origin: Origin
+
+    class Finished(Aggregate.Event):
+        """The run ended; jobs that had not ended take the build's status."""
+
+        claim: str
+        status: str
+        origin: Origin
+
     @staticmethod
     def create_id(public_id: int) -> UUID:
         return aggregate_id("build", public_id)
@@ -160,6 +228,16 @@ class Build(Aggregate):
         self.tags = {tag["name"] for tag in tags}
         self.pinned = False
         self.kill_requested = False
+        # What a worker needs to run it (secrets stay sealed here).
+        self.driver = dict(driver)
+        self.stages = [dict(stage) for stage in stages]
+        self.jobs = [dict(job) for job in jobs]
+        self.variables = [dict(variable) for variable in variables]
+        self.keys = [dict(key) for key in keys]
+        self.objects = [dict(obj) for obj in objects]
+        self.worker: str | None = None
+        self.claim: str | None = None
+        self.lease_until: datetime | None = None
 
     def tag(self, tags: list[tuple[int, str]], user_id: int, origin: Origin) -> list[str]:
         """Add tags the build lacks (invalid names and repeats are skipped); return them."""
@@ -215,3 +293,130 @@ class Build(Aggregate):
     @event(KillRequested)
     def _kill_requested(self, origin: Origin) -> None:
         self.kill_requested = True
+
+    # Execution: commands a worker issues while it holds the build's claim.
+
+    def take(
+        self,
+        worker: str,
+        claim: str,
+        lease_until: datetime,
+        now: datetime,
+        tag_id: int | None,
+        user_id: int,
+        origin: Origin,
+    ) -> bool:
+        """Claim the build for `worker`; True when it had been orphaned by a dead holder.
+
+        Queued builds are free. A running build whose lease has expired is reset (and
+        tagged `orphaned`) before it is claimed again, so it never runs twice at once.
+        """
+        orphaned = False
+        if self.status == "running" and self.lease_until is not None and self.lease_until < now:
+            tag = None
+            if ORPHANED_TAG not in self.tags and tag_id is not None:
+                tag = {"id": tag_id, "name": ORPHANED_TAG, "user_id": user_id}
+            assert self.claim is not None
+            self._orphaned(claim=self.claim, tag=tag, origin=origin)
+            orphaned = True
+        if self.status != "queued":
+            raise NotClaimable(f"build is {self.status}")
+        self._claimed(worker=worker, claim=claim, lease_until=lease_until, origin=origin)
+        return orphaned
+
+    @event(Orphaned)
+    def _orphaned(self, claim: str, tag: dict[str, Any] | None, origin: Origin) -> None:
+        self.status = "queued"
+        self.job_statuses = dict.fromkeys(self.job_statuses, "queued")
+        if tag is not None:
+            self.tags.add(tag["name"])
+        self.worker = self.claim = self.lease_until = None
+
+    @event(Claimed)
+    def _claimed(self, worker: str, claim: str, lease_until: datetime, origin: Origin) -> None:
+        self.status = "running"
+        self.worker, self.claim, self.lease_until = worker, claim, lease_until
+
+    def _hold(self, claim: str) -> None:
+        if self.status != "running" or self.claim != claim:
+            raise LostClaim(self.public_id)
+
+    def renew(self, claim: str, lease_until: datetime, origin: Origin) -> None:
+        self._hold(claim)
+        self._lease_renewed(claim=claim, lease_until=lease_until, origin=origin)
+
+    @event(LeaseRenewed)
+    def _lease_renewed(self, claim: str, lease_until: datetime, origin: Origin) -> None:
+        self.lease_until = lease_until
+
+    def _job(self, job_id: int) -> str:
+        status = self.job_statuses.get(job_id)
+        if status is None:
+            raise NotFoundError("job")
+        return status
+
+    def start_job(self, claim: str, job_id: int, origin: Origin) -> None:
+        self._hold(claim)
+        if self._job(job_id) != "queued":
+            raise DomainError(f"job {job_id} is {self.job_statuses[job_id]}, not queued")
+        self._job_started(claim=claim, job_id=job_id, origin=origin)
+
+    @event(JobStarted)
+    def _job_started(self, claim: str, job_id: int, origin: Origin) -> None:
+        self.job_statuses[job_id] = "running"
+
+    def finish_job(self, claim: str, job_id: int, status: str, origin: Origin) -> None:
+        """End a job (started or not: jobs without commands end without starting)."""
+        self._hold(claim)
+        if status not in JOB_ENDINGS:
+            raise ValueError(f"not a final status: {status}")
+        if self._job(job_id) in FINISHED:
+            raise DomainError(f"job {job_id} has already ended")
+        self._job_finished(claim=claim, job_id=job_id, status=status, origin=origin)
+
+    @event(JobFinished)
+    def _job_finished(self, claim: str, job_id: int, status: str, origin: Origin) -> None:
+        self.job_statuses[job_id] = status
+
+    def collect_artifact(
+        self,
+        claim: str,
+        artifact_id: int,
+        size: int | None,
+        md5: str | None,
+        sha256: str | None,
+        origin: Origin,
+    ) -> None:
+        self._hold(claim)
+        if not any(a["id"] == artifact_id for job in self.jobs for a in job["artifacts"]):
+            raise NotFoundError("artifact")
+        self._artifact_collected(
+            claim=claim, artifact_id=artifact_id, size=size, md5=md5, sha256=sha256, origin=origin
+        )
+
+    @event(ArtifactCollected)
+    def _artifact_collected(
+        self,
+        claim: str,
+        artifact_id: int,
+        size: int | None,
+        md5: str | None,
+        sha256: str | None,
+        origin: Origin,
+    ) -> None:
+        pass
+
+    def finish(self, claim: str, status: str, origin: Origin) -> None:
+        self._hold(claim)
+        if status not in FINISHED:
+            raise ValueError(f"not a final status: {status}")
+        self._finished(claim=claim, status=status, origin=origin)
+
+    @event(Finished)
+    def _finished(self, claim: str, status: str, origin: Origin) -> None:
+        self.status = status
+        self.job_statuses = {
+            job_id: (current if current in FINISHED else status)
+            for job_id, current in self.job_statuses.items()
+        }
+        self.lease_until = None
