@@ -31,6 +31,7 @@ from api.controllers.root import RootController, marid_version
 from api.controllers.variables import VariableController
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
+from api.ratelimit import RateLimiter, client_of, too_many
 from domain.errors import ValidationError
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
@@ -47,7 +48,10 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class MaridAPI(Litestar):
-    """Litestar with two things done before routing: namespace paths and request ids."""
+    """Litestar with three things done before routing: namespace paths, request ids and
+    per-client rate limits."""
+
+    rate_limiter = RateLimiter(0)
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -64,6 +68,11 @@ class MaridAPI(Litestar):
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state["request_id"] = request_id
+        verdict = self.rate_limiter.check(client_of(scope)) if self.rate_limiter.enabled else None
+        if verdict is not None and not verdict.allowed:
+            for message in too_many(verdict, request_id):
+                await send(message)
+            return
 
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -74,6 +83,8 @@ class MaridAPI(Litestar):
                     for k, v in message.get("headers", [])
                 ]
                 headers.append((b"x-request-id", request_id.encode()))
+                if verdict is not None:
+                    headers += verdict.headers()
                 message["headers"] = headers
             await send(message)
 
@@ -142,7 +153,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             if owned:
                 instance.close()
 
-    return MaridAPI(
+    app = MaridAPI(
         route_handlers=[
             RootController,
             NamespaceController,
@@ -171,3 +182,5 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         ),
         debug=False,
     )
+    app.rate_limiter = RateLimiter(settings.rate_limit)
+    return app

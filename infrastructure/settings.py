@@ -27,6 +27,13 @@ def _int(env: Mapping[str, str], key: str, default: int) -> int:
     return value
 
 
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    """A whole number that may be 0 (which turns the feature off)."""
+    if env.get(key, "").strip() == "0":
+        return 0
+    return _int(env, key, default)
+
+
 def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     raw = env.get(key)
     if raw is None or raw == "":
@@ -55,6 +62,8 @@ class Settings:
     # Image downloads (and later webhooks) to loopback, private or link-local addresses.
     allow_private_urls: bool = False
     run_scheduler: bool = True  # fire crons from `Marid.start()`
+    # Requests per client (token, else address) per minute; 0 turns limiting off.
+    rate_limit: int = 10000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,4 +85,5 @@ class Settings:
             else None,
             allow_private_urls=_flag(env, "MARID_ALLOW_PRIVATE_URLS", False),
             run_scheduler=_flag(env, "MARID_RUN_SCHEDULER", True),
+            rate_limit=_count(env, "MARID_RATE_LIMIT", 10000),
         )
