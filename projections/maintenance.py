@@ -5,14 +5,16 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import Application
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 
-from projections.base import View
+from projections.base import View, lock_key
 
 log = logging.getLogger("marid.projections")
 BATCH = 500
@@ -46,6 +48,47 @@ def rebuild(
     The live runner keeps serving until the swap; during the swap it waits on the swap lock,
     and afterwards skips what the rebuilt tables already hold. Returns the events applied.
     """
+    # A connection of its own: the rebuild's writes need every connection of the pool.
+    kwargs: dict[str, Any] = datastore.pool.kwargs  # type: ignore[assignment]
+    with psycopg.connect(**kwargs, autocommit=True) as lock_conn:
+        key = lock_key(f"marid:rebuild:{view_class.projection_name}")
+        row = lock_conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (key,)).fetchone()
+        if row is None or not row["ok"]:
+            raise RebuildRunningError(view_class.projection_name)
+        try:
+            _drop_abandoned_shadows(datastore, view_class)
+            return _rebuild(app, datastore, projection_class, view_class)
+        finally:
+            lock_conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+class RebuildRunningError(RuntimeError):
+    """Raised when another process is already rebuilding the same read model."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"a rebuild of {name} is already running")
+
+
+def _drop_abandoned_shadows(datastore: PostgresDatastore, view_class: type[View]) -> None:
+    """Drop shadow tables a killed rebuild left behind (only one rebuild runs at a time)."""
+    names = [*view_class.tables, view_class.projection_name]
+    with datastore.transaction(commit=True) as curs:
+        curs.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
+            "AND tablename ~ ANY(%s)",
+            ([f"^{name}_rb[0-9a-f]{{8}}(_tracking)?$" for name in names],),
+        )
+        for found in curs.fetchall():
+            log.warning("dropping %s, left by an interrupted rebuild", found["tablename"])
+            curs.execute(f"DROP TABLE IF EXISTS {found['tablename']}")
+
+
+def _rebuild(
+    app: Application[UUID],
+    datastore: PostgresDatastore,
+    projection_class: type[Projection[View]],
+    view_class: type[View],
+) -> int:
     suffix = f"_rb{secrets.token_hex(4)}"
     shadow = view_class(datastore, suffix=suffix)
     shadow.create_table()

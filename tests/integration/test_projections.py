@@ -25,8 +25,8 @@ from domain.users import User
 from infrastructure.bootstrap import Marid
 from infrastructure.ids import PostgresIds
 from infrastructure.settings import Settings
-from projections.base import View
-from projections.maintenance import catch_up, rebuild, status
+from projections.base import View, lock_key
+from projections.maintenance import RebuildRunningError, catch_up, rebuild, status
 from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.registry import PROJECTIONS
 from projections.runner import Runner
@@ -619,3 +619,34 @@ def test_token_expiry_round_trips_through_the_read_model(marid: Marid) -> None:
 
     (token,) = marid.users.tokens(user_id)
     assert token.expires_at == expires
+
+
+def test_rebuild_drops_shadow_tables_a_killed_rebuild_left(marid: Marid) -> None:
+    settle(marid, history(marid))
+    live = all_rows(marid)
+    # What a rebuild killed half-way leaves: shadow tables and their tracking table.
+    abandoned = NamespacesView(marid.datastore, suffix="_rb0badf00d")
+    abandoned.create_table()
+
+    rebuild(marid.app, marid.datastore, NamespacesProjection, NamespacesView)
+
+    with marid.datastore.transaction(commit=False) as curs:
+        curs.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        tables = {row["tablename"] for row in curs.fetchall()}
+    assert not [name for name in tables if "_rb" in name]
+    assert all_rows(marid) == live
+
+
+def test_a_second_concurrent_rebuild_of_one_read_model_is_refused(marid: Marid) -> None:
+    settle(marid, history(marid))
+    key = lock_key("marid:rebuild:namespaces")
+    with marid.datastore.get_connection() as other:  # another process rebuilding
+        other.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            with pytest.raises(RebuildRunningError, match="namespaces is already running"):
+                rebuild(marid.app, marid.datastore, NamespacesProjection, NamespacesView)
+            # Other read models are not blocked.
+            rebuild(marid.app, marid.datastore, UsersProjection, UsersView)
+        finally:
+            other.execute("SELECT pg_advisory_unlock(%s)", (key,))
+    rebuild(marid.app, marid.datastore, NamespacesProjection, NamespacesView)
