@@ -1,0 +1,145 @@
+"""The webhooks read model: every live webhook, by namespace.
+
+The secret is kept sealed, exactly as in the event, for the delivery side; the API never
+reads it. A deleted namespace takes its webhooks with it (they are not detached).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+from psycopg.types.json import Jsonb
+
+from domain.namespaces import Namespace
+from domain.webhooks import Webhook
+from projections.base import View
+from projections.resources import delete_row
+from projections.rows import Queries
+
+
+class WebhooksView(View):
+    projection_name = "webhooks"
+    tables = {
+        "webhooks": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
+        "user_id bigint NOT NULL, author_id bigint NOT NULL, namespace_id bigint NOT NULL, "
+        "payload_url text NOT NULL, ssl boolean NOT NULL, active boolean NOT NULL, "
+        "events jsonb NOT NULL, secret text, created_at timestamptz NOT NULL, "
+        "updated_at timestamptz NOT NULL)"
+    }
+    indexes = {
+        "webhooks_aggregate_idx": ("webhooks", "UNIQUE", "(aggregate_id)"),
+        "webhooks_namespace_idx": ("webhooks", "", "(namespace_id)"),
+    }
+
+
+class WebhooksProjection(Projection[WebhooksView]):
+    name = "webhooks"
+    topics = tuple(
+        get_topic(c) for c in (Webhook.Created, Webhook.Updated, Webhook.Deleted, Namespace.Deleted)
+    )
+
+    @singledispatchmethod
+    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
+        self.view.insert_tracking(tracking)
+
+    @process_event.register
+    def created(self, event: Webhook.Created, tracking: Tracking) -> None:
+        sql = (
+            f"INSERT INTO {self.view.t('webhooks')} (id, aggregate_id, user_id, author_id, "
+            "namespace_id, payload_url, ssl, active, events, secret, created_at, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        )
+        values = (
+            event.public_id,
+            event.originator_id,
+            event.user_id,
+            event.author_id,
+            event.namespace_id,
+            event.payload_url,
+            event.ssl,
+            event.active,
+            Jsonb(event.events),
+            event.secret,
+            event.timestamp,
+            event.timestamp,
+        )
+        self.view.write(tracking, lambda c: c.execute(sql, values))
+
+    @process_event.register
+    def updated(self, event: Webhook.Updated, tracking: Tracking) -> None:
+        sql = (
+            f"UPDATE {self.view.t('webhooks')} SET payload_url = %s, ssl = %s, active = %s, "
+            "events = %s, secret = %s, updated_at = %s WHERE aggregate_id = %s"
+        )
+        values = (
+            event.payload_url,
+            event.ssl,
+            event.active,
+            Jsonb(event.events),
+            event.secret,
+            event.timestamp,
+            event.originator_id,
+        )
+        self.view.write(tracking, lambda c: c.execute(sql, values))
+
+    @process_event.register
+    def deleted(self, event: Webhook.Deleted, tracking: Tracking) -> None:
+        delete_row(self.view, "webhooks", tracking, event.originator_id)
+
+    @process_event.register
+    def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
+        """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
+        sql = f"DELETE FROM {self.view.t('webhooks')} WHERE namespace_id = %s"
+        self.view.write(tracking, lambda c: c.execute(sql, (event.public_id,)))
+
+
+@dataclass(frozen=True)
+class WebhookRow:
+    """A webhook as the API shows it (no secret: `has_secret` says whether one is set)."""
+
+    id: int
+    user_id: int
+    author_id: int
+    namespace_id: int
+    payload_url: str
+    ssl: bool
+    active: bool
+    events: list[str]
+    has_secret: bool
+
+
+SELECT = (
+    "SELECT id, user_id, author_id, namespace_id, payload_url, ssl, active, events, "
+    "secret IS NOT NULL AS has_secret FROM webhooks "
+)
+
+
+def webhook_from(row: dict[str, Any]) -> WebhookRow:
+    return WebhookRow(
+        id=row["id"],
+        user_id=row["user_id"],
+        author_id=row["author_id"],
+        namespace_id=row["namespace_id"],
+        payload_url=row["payload_url"],
+        ssl=row["ssl"],
+        active=row["active"],
+        events=list(row["events"]),
+        has_secret=row["has_secret"],
+    )
+
+
+class WebhookQueries(Queries):
+    def get(self, webhook_id: int) -> WebhookRow | None:
+        row = self.fetch_one(SELECT + "WHERE id = %s", (webhook_id,))
+        return None if row is None else webhook_from(row)
+
+    def in_namespace(self, namespace_id: int) -> list[WebhookRow]:
+        """Every webhook of exactly this namespace, by id (not paged, as in Djinn)."""
+        rows = self.fetch_all(SELECT + "WHERE namespace_id = %s ORDER BY id", (namespace_id,))
+        return [webhook_from(row) for row in rows]
