@@ -1,0 +1,114 @@
+"""Webhook delivery: a dispatcher follows the event log into an outbox, senders POST it.
+
+`WebhookDispatcher` is what `Marid` holds. The payload renderer comes from the API layer
+(`api.webhook_payloads`, installed by `create_app` or `marid webhooks run`), so the
+dispatcher starts once both `start()` was called and a renderer is installed, in either
+order; a process without the API (`marid scheduler`, `marid projections run`) sends none.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.postgres import PostgresDatastore
+
+from application.ports import SecretBox
+from infrastructure.settings import Settings
+from infrastructure.webhooks.dispatch import Payloads, WebhookDispatch
+from infrastructure.webhooks.sender import Policy, Sender, Transport
+from infrastructure.webhooks.store import WebhookStore
+from projections.runner import ReadModels, Runner
+
+__all__ = ["Payloads", "WebhookDispatcher"]
+
+
+class WebhookDispatcher:
+    """The webhook machinery of one process: the dispatcher (one leader among all
+    processes) and the sender threads (in every process that runs it)."""
+
+    def __init__(
+        self,
+        app: Application[UUID],
+        secrets: SecretBox,
+        datastore: PostgresDatastore,
+        conninfo: str,
+        read_models: ReadModels,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+    ) -> None:
+        self.app = app
+        self.conninfo = conninfo
+        self.read_models = read_models
+        self.settings = settings
+        self.store = WebhookStore(datastore)
+        self.store.create_table()
+        policy = Policy(
+            max_attempts=settings.webhook_max_attempts,
+            backoff=settings.webhook_backoff,
+            timeout=settings.webhook_timeout,
+        )
+        self.sender = Sender(
+            self.store,
+            secrets,
+            policy,
+            allow_private=settings.allow_private_urls,
+            transport=transport,
+        )
+        self.payloads: Payloads | None = None
+        self.runner: Runner | None = None
+        self._wanted = False
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    def install(self, payloads: Payloads) -> None:
+        """Give the dispatcher its payload renderer (starting it if `start()` came first)."""
+        with self._lock:
+            self.payloads = payloads
+        self._start_if_ready()
+
+    def start(self) -> None:
+        """Run the dispatcher and the senders (once a renderer is installed)."""
+        with self._lock:
+            self._wanted = True
+        self._start_if_ready()
+
+    def _start_if_ready(self) -> None:
+        with self._lock:
+            if not self._wanted or self.payloads is None or self.runner is not None:
+                return
+            dispatch = WebhookDispatch(
+                self.store,
+                self.app,
+                self.read_models,
+                self.payloads,
+                read_wait_timeout=self.settings.read_wait_timeout,
+                stopping=self._stopping,
+                on_enqueued=self.sender.wake,
+            )
+            self.runner = Runner(self.app, dispatch, self.conninfo)  # type: ignore[arg-type]  # Projection is invariant in its view
+            self.runner.start()
+            self.sender.start()
+
+    def signal_stop(self) -> None:
+        """Ask everything to stop, without waiting (see `join`)."""
+        self._stopping.set()
+        if self.runner is not None:
+            self.runner.signal_stop()
+        self.sender.signal_stop()
+
+    def join(self) -> None:
+        if self.runner is not None:
+            self.runner.join()
+        self.sender.join()
+
+    def stop(self) -> None:
+        self.signal_stop()
+        self.join()
+
+    def last_response(self, webhook_id: int) -> dict[str, Any] | None:
+        """`{"code", "duration" (ns), "error", "created_at"}` of the latest attempt, or None."""
+        return self.store.last_response(webhook_id)

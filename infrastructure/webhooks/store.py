@@ -1,0 +1,323 @@
+"""The dispatcher's own tables: its copy of the webhooks, what it knows of the things
+events are about, the outbox of deliveries and every delivery attempt.
+
+Not a read model: a rebuild must never send anything again, so these tables are never
+rebuilt and are not in the projection registry. The dispatcher writes them together with
+its tracking record (one transaction per event), like a projection, which is what makes
+a restart lose no delivery; the senders then work the outbox.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.postgres import PostgresDatastore
+from psycopg import Cursor
+from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
+
+from projections.base import View
+
+Curs = Cursor[DictRow]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an event is about: its kind, public id, namespace, and its last rendering
+    (the payload of its `deleted` event, when the read model no longer has it)."""
+
+    kind: str
+    public_id: int
+    namespace_id: int | None
+    body: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a sender holds (until `lease` expires), with where it goes."""
+
+    id: int
+    webhook_id: int
+    event: str
+    body: str
+    attempt: int
+    lease: str
+    payload_url: str
+    ssl: bool
+    secret: str | None  # sealed
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """The outcome of one POST."""
+
+    code: int | None
+    duration: int  # nanoseconds
+    error: str | None
+    response_body: str
+
+
+class WebhookStore(View):
+    """The dispatcher's tables, with the statements the dispatcher and the senders run."""
+
+    projection_name = "webhook_dispatch"
+    tables = {
+        "webhook_hooks": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL UNIQUE, "
+        "namespace_id bigint NOT NULL, "
+        "payload_url text NOT NULL, ssl boolean NOT NULL, active boolean NOT NULL, "
+        "events text[] NOT NULL, secret text)",
+        "webhook_subjects": "(aggregate_id uuid PRIMARY KEY, kind text NOT NULL, "
+        "public_id bigint NOT NULL, namespace_id bigint, body jsonb)",
+        "webhook_deliveries": "(id bigserial PRIMARY KEY, webhook_id bigint NOT NULL, "
+        "event text NOT NULL, notification_id bigint NOT NULL, body text NOT NULL, "
+        "status text NOT NULL, attempts integer NOT NULL DEFAULT 0, "
+        "due_at timestamptz NOT NULL, lease text, created_at timestamptz NOT NULL, "
+        "finished_at timestamptz)",
+        "webhook_attempts": "(id bigserial PRIMARY KEY, delivery_id bigint NOT NULL, "
+        "webhook_id bigint NOT NULL, code integer, duration bigint NOT NULL, error text, "
+        "response_body text NOT NULL, created_at timestamptz NOT NULL)",
+    }
+    indexes = {
+        "webhook_hooks_namespace_idx": ("webhook_hooks", "", "(namespace_id)"),
+        "webhook_subjects_namespace_idx": ("webhook_subjects", "", "(namespace_id)"),
+        "webhook_deliveries_once_idx": (
+            "webhook_deliveries",
+            "UNIQUE",
+            "(notification_id, webhook_id, event)",
+        ),
+        "webhook_deliveries_due_idx": (
+            "webhook_deliveries",
+            "",
+            "(due_at) WHERE status = 'pending'",
+        ),
+        "webhook_deliveries_hook_idx": ("webhook_deliveries", "", "(webhook_id)"),
+        "webhook_attempts_hook_idx": ("webhook_attempts", "", "(webhook_id, id)"),
+    }
+
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore)
+
+    # Reads.
+
+    def _one(self, sql: str, params: Any) -> dict[str, Any] | None:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, params)
+            row = curs.fetchone()
+        return None if row is None else dict(row)
+
+    def subject(self, aggregate_id: UUID) -> Subject | None:
+        row = self._one(
+            "SELECT kind, public_id, namespace_id, body FROM webhook_subjects "
+            "WHERE aggregate_id = %s",
+            (aggregate_id,),
+        )
+        if row is None:
+            return None
+        return Subject(row["kind"], int(row["public_id"]), row["namespace_id"], row["body"])
+
+    def hook(self, aggregate_id: UUID) -> tuple[int, int] | None:
+        """(public id, namespace id) of a webhook, by its aggregate id."""
+        row = self._one(
+            "SELECT id, namespace_id FROM webhook_hooks WHERE aggregate_id = %s", (aggregate_id,)
+        )
+        return None if row is None else (int(row["id"]), int(row["namespace_id"]))
+
+    def subscribers(self, namespace_id: int, event: str) -> list[int]:
+        """The active webhooks of exactly this namespace that subscribe to `event`."""
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT id FROM webhook_hooks WHERE namespace_id = %s AND active "
+                "AND %s = ANY(events) ORDER BY id",
+                (namespace_id, event),
+            )
+            return [int(row["id"]) for row in curs.fetchall()]
+
+    def last_response(self, webhook_id: int) -> dict[str, Any] | None:
+        """The latest attempt to deliver to a webhook, in the API's `last_response` shape."""
+        row = self._one(
+            "SELECT code, duration, error, created_at FROM webhook_attempts "
+            "WHERE webhook_id = %s ORDER BY id DESC LIMIT 1",
+            (webhook_id,),
+        )
+        if row is None:
+            return None
+        return {
+            "code": row["code"],
+            "duration": int(row["duration"]),
+            "error": row["error"],
+            "created_at": row["created_at"],
+        }
+
+    def seconds_until_due(self) -> float | None:
+        """How long until the next pending delivery is due (0 if one is), None if none."""
+        row = self._one(
+            "SELECT extract(epoch FROM min(due_at) - now()) AS wait "
+            "FROM webhook_deliveries WHERE status = 'pending'",
+            None,
+        )
+        if row is None or row["wait"] is None:
+            return None
+        return max(float(row["wait"]), 0.0)
+
+    # Writes of the dispatcher, inside its tracking transaction.
+
+    @staticmethod
+    def put_hook(
+        curs: Curs, aggregate_id: UUID, hook_id: int, namespace_id: int, fields: dict[str, Any]
+    ) -> None:
+        """Insert or replace a webhook (`fields`: payload_url, ssl, active, events, secret)."""
+        curs.execute(
+            "INSERT INTO webhook_hooks (id, aggregate_id, namespace_id, payload_url, ssl, "
+            "active, events, secret) VALUES (%(id)s, %(aggregate_id)s, %(ns)s, "
+            "%(payload_url)s, %(ssl)s, %(active)s, %(events)s, %(secret)s) "
+            "ON CONFLICT (id) DO UPDATE SET payload_url = excluded.payload_url, "
+            "ssl = excluded.ssl, active = excluded.active, events = excluded.events, "
+            "secret = excluded.secret",
+            {"id": hook_id, "aggregate_id": aggregate_id, "ns": namespace_id, **fields},
+        )
+        if not fields["active"]:
+            WebhookStore.drop_pending(curs, "webhook_id = %s", hook_id)
+
+    @staticmethod
+    def drop_pending(curs: Curs, where: str, value: int) -> None:
+        """Pending deliveries of a deactivated webhook are never sent."""
+        curs.execute(
+            f"DELETE FROM webhook_deliveries WHERE status = 'pending' AND {where}", (value,)
+        )
+
+    @staticmethod
+    def drop_hooks(curs: Curs, where: str, value: int) -> None:
+        """Delete webhooks with their deliveries and attempts (as Djinn does)."""
+        hooks = f"SELECT id FROM webhook_hooks WHERE {where}"
+        curs.execute(f"DELETE FROM webhook_attempts WHERE webhook_id IN ({hooks})", (value,))
+        curs.execute(f"DELETE FROM webhook_deliveries WHERE webhook_id IN ({hooks})", (value,))
+        curs.execute(f"DELETE FROM webhook_hooks WHERE {where}", (value,))
+
+    @staticmethod
+    def enqueue(
+        curs: Curs, hook_ids: list[int], event: str, notification_id: int, body: str
+    ) -> None:
+        for hook_id in hook_ids:
+            curs.execute(
+                "INSERT INTO webhook_deliveries (webhook_id, event, notification_id, body, "
+                "status, due_at, created_at) VALUES (%s, %s, %s, %s, 'pending', now(), now()) "
+                "ON CONFLICT DO NOTHING",
+                (hook_id, event, notification_id, body),
+            )
+
+    @staticmethod
+    def put_subject(curs: Curs, aggregate_id: UUID, subject: Subject) -> None:
+        body = None if subject.body is None else Jsonb(subject.body)
+        curs.execute(
+            "INSERT INTO webhook_subjects (aggregate_id, kind, public_id, namespace_id, body) "
+            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (aggregate_id) DO UPDATE SET "
+            "namespace_id = excluded.namespace_id, body = excluded.body",
+            (aggregate_id, subject.kind, subject.public_id, subject.namespace_id, body),
+        )
+
+    @staticmethod
+    def forget_subject(curs: Curs, aggregate_id: UUID) -> None:
+        curs.execute("DELETE FROM webhook_subjects WHERE aggregate_id = %s", (aggregate_id,))
+
+    @staticmethod
+    def forget_namespace(curs: Curs, namespace_id: int) -> None:
+        """A deleted namespace: its webhooks go (with their deliveries), its invites go, and
+        what it held stays with the owner, detached (as in the read models)."""
+        WebhookStore.drop_hooks(curs, "namespace_id = %s", namespace_id)
+        curs.execute(
+            "DELETE FROM webhook_subjects WHERE namespace_id = %s "
+            "AND kind IN ('namespace', 'invite')",
+            (namespace_id,),
+        )
+        curs.execute(
+            "UPDATE webhook_subjects SET namespace_id = NULL WHERE namespace_id = %s",
+            (namespace_id,),
+        )
+
+    # The senders' statements.
+
+    def claim(self, lease: str, hold: float, max_attempts: int) -> Claimed | None:
+        """Take the next due delivery for `hold` seconds (SKIP LOCKED: senders of every
+        process share the outbox), counting the attempt now so that a sender dying
+        mid-POST still uses one up."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "UPDATE webhook_deliveries SET status = 'failed', finished_at = now() "
+                "WHERE status = 'pending' AND due_at <= now() AND attempts >= %s",
+                (max_attempts,),
+            )
+            curs.execute(
+                "WITH next AS (SELECT id FROM webhook_deliveries WHERE status = 'pending' "
+                "AND due_at <= now() ORDER BY due_at, id LIMIT 1 FOR UPDATE SKIP LOCKED) "
+                "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, lease = %s, "
+                "due_at = now() + make_interval(secs => %s) FROM next WHERE d.id = next.id "
+                "RETURNING d.id, d.webhook_id, d.event, d.body, d.attempts",
+                (lease, hold),
+            )
+            row = curs.fetchone()
+            if row is None:
+                return None
+            curs.execute(
+                "SELECT payload_url, ssl, secret FROM webhook_hooks WHERE id = %s",
+                (row["webhook_id"],),
+            )
+            hook = curs.fetchone()
+            if hook is None:  # cannot happen: a webhook's deliveries go with it
+                curs.execute("DELETE FROM webhook_deliveries WHERE id = %s", (row["id"],))
+                return None
+        return Claimed(
+            id=int(row["id"]),
+            webhook_id=int(row["webhook_id"]),
+            event=row["event"],
+            body=row["body"],
+            attempt=int(row["attempts"]),
+            lease=lease,
+            payload_url=hook["payload_url"],
+            ssl=bool(hook["ssl"]),
+            secret=hook["secret"],
+        )
+
+    def record(self, claimed: Claimed, attempt: Attempt, status: str, retry_in: float) -> bool:
+        """Record an attempt and the delivery's new status (`pending` again in `retry_in`
+        seconds, `delivered` or `failed`); False, recording nothing, when the delivery is
+        no longer this sender's (its webhook was deleted or deactivated meanwhile)."""
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(
+                "UPDATE webhook_deliveries SET status = %(status)s, lease = NULL, "
+                "due_at = now() + make_interval(secs => %(retry_in)s), "
+                "finished_at = CASE WHEN %(status)s = 'pending' THEN NULL ELSE now() END "
+                "WHERE id = %(id)s AND lease = %(lease)s AND status = 'pending' RETURNING id",
+                {"status": status, "retry_in": retry_in, "id": claimed.id, "lease": claimed.lease},
+            )
+            if curs.fetchone() is None:
+                return False
+            curs.execute(
+                "INSERT INTO webhook_attempts (delivery_id, webhook_id, code, duration, error, "
+                "response_body, created_at) VALUES (%s, %s, %s, %s, %s, %s, clock_timestamp())",
+                (
+                    claimed.id,
+                    claimed.webhook_id,
+                    attempt.code,
+                    attempt.duration,
+                    attempt.error,
+                    attempt.response_body,
+                ),
+            )
+        return True
+
+    def deliveries(self, webhook_id: int | None = None) -> list[dict[str, Any]]:
+        """Deliveries, oldest first (for operators and tests)."""
+        where, params = ("WHERE webhook_id = %s", (webhook_id,)) if webhook_id else ("", ())
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(f"SELECT * FROM webhook_deliveries {where} ORDER BY id", params)
+            return [dict(row) for row in curs.fetchall()]
+
+    def attempts(self, delivery_id: int) -> list[dict[str, Any]]:
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT * FROM webhook_attempts WHERE delivery_id = %s ORDER BY id",
+                (delivery_id,),
+            )
+            return [dict(row) for row in curs.fetchall()]
