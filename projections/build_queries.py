@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from domain.builds import FINISHED
 from projections.build_rows import (
     ArtifactRow,
     BuildKeyRow,
@@ -35,20 +38,38 @@ _BUILD_COLS = (
     "namespace_id",
     "manifest",
     "status",
-    "output",
     "pinned",
     "created_at",
     "started_at",
     "finished_at",
     "trigger",
 )
+_ENDED = ", ".join(f"'{status}'" for status in sorted(FINISHED))
+
+
+def output_of(alias: str, build_id: str, job_id: str) -> str:
+    """SQL for the `output` of a build or job: its whole log once it has ended, else NULL.
+
+    The log is `marid_build_output` (infrastructure/build_logs.py), which the worker fills
+    while it runs; the reference's `output` is only written on completion. NULL as well
+    when nothing was ever written.
+    """
+    return (
+        f"CASE WHEN {alias}.status IN ({_ENDED}) THEN (SELECT string_agg(o.data, '' "
+        f"ORDER BY o.seq) FROM marid_build_output o WHERE o.build_id = {build_id} "
+        f"AND o.job_id = {job_id}) END AS output"
+    )
+
+
 _JOB_COLS = (
-    "id, build_id, name, stage, commands, status, output, created_at, started_at, finished_at"
+    "j.id, j.build_id, j.name, j.stage, j.commands, j.status, j.created_at, j.started_at, "
+    f"j.finished_at, {output_of('j', 'j.build_id', 'j.id')}"
 )
 
 SELECT = (
     "SELECT "
     + ", ".join(f"b.{c}" for c in _BUILD_COLS)
+    + f", {output_of('b', 'b.id', '0')}"
     + ", ARRAY(SELECT t.name FROM build_tags t WHERE t.build_id = b.id "
     'ORDER BY t.name COLLATE "C") AS tags, '
     + ", ".join(f"n.{c} AS n_{c}" for c in _NS_COLS)
@@ -168,7 +189,7 @@ class BuildQueries(Queries):
         self, build_id: int, name: str | None = None, status: str | None = None
     ) -> list[JobRow]:
         """The build's jobs in plan order (setup first); `name` is a substring filter."""
-        sql = f"SELECT {_JOB_COLS} FROM build_jobs WHERE build_id = %(build)s"
+        sql = f"SELECT {_JOB_COLS} FROM build_jobs j WHERE build_id = %(build)s"
         params: dict[str, Any] = {"build": build_id}
         if name:
             sql += " AND name ILIKE %(name)s"
@@ -180,11 +201,37 @@ class BuildQueries(Queries):
 
     def job(self, build_id: int, name: str) -> JobRow | None:
         row = self.fetch_one(
-            f"SELECT {_JOB_COLS} FROM build_jobs WHERE build_id = %s AND name = %s "
+            f"SELECT {_JOB_COLS} FROM build_jobs j WHERE build_id = %s AND name = %s "
             "ORDER BY position LIMIT 1",
             (build_id, name),
         )
         return None if row is None else JobRow(**row)
+
+    def job_status(self, job_id: int) -> str | None:
+        """Just a job's status (output streams poll it; the full row carries the log)."""
+        row = self.fetch_one("SELECT status FROM build_jobs WHERE id = %s", (job_id,))
+        return None if row is None else str(row["status"])
+
+    def job_id(self, build_id: int, name: str) -> int | None:
+        """The id of the build's (first) job with exactly this name."""
+        row = self.fetch_one(
+            "SELECT id FROM build_jobs WHERE build_id = %s AND name = %s ORDER BY position LIMIT 1",
+            (build_id, name),
+        )
+        return None if row is None else int(row["id"])
+
+    def claimable(self, drivers: Sequence[str], now: datetime, limit: int) -> list[int]:
+        """Ids of builds a worker with these driver types may claim, oldest first: queued
+        ones, and running ones whose holder's lease ran out before `now` (orphans).
+
+        Only a hint: the claim itself (a command on the Build aggregate) decides.
+        """
+        rows = self.fetch_all(
+            "SELECT id FROM builds WHERE driver->>'type' = ANY(%s) AND (status = 'queued' "
+            "OR (status = 'running' AND lease_until < %s)) ORDER BY created_at, id LIMIT %s",
+            (list(drivers), now, limit),
+        )
+        return [int(row["id"]) for row in rows]
 
     def artifacts(
         self, build_id: int, search: str | None, page: int, per_page: int
@@ -261,5 +308,5 @@ def build_from(row: dict[str, Any]) -> BuildRow:
     if row["n_id"] is not None:
         owner = {f"u_{c}": row[f"nu_{c}"] for c in ("id", "username", "email", "created_at")}
         namespace = namespace_from({**row, **owner})
-    fields = {c: row[c] for c in _BUILD_COLS}
+    fields = {c: row[c] for c in (*_BUILD_COLS, "output")}
     return BuildRow(**fields, user=user_from(row), namespace=namespace, tags=list(row["tags"]))

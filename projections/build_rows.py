@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from domain.builds import artifact_blob_key
 from projections.rows import NamespaceRow, UserRow
 
 
@@ -71,6 +72,12 @@ class ArtifactRow:
     sha256: str | None
     created_at: datetime
     deleted_at: datetime | None
+    collected_at: datetime | None = None  # when the file was stored (Last-Modified)
+
+    @property
+    def blob_key(self) -> str:
+        """Where the worker stores the collected file."""
+        return artifact_blob_key(self.build_id, self.id)
 
 
 @dataclass(frozen=True)

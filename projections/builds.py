@@ -23,7 +23,11 @@ from projections.base import View
 from projections.build_queries import BuildFilters, BuildQueries
 from projections.resources import detach
 
-__all__ = ["BuildFilters", "BuildQueries", "BuildsProjection", "BuildsView"]
+__all__ = ["STATUS_CHANNEL", "BuildFilters", "BuildQueries", "BuildsProjection", "BuildsView"]
+
+# Notified (payload: the build id) when a build's or a job's state changes in the live
+# read model, so that output streams learn at once that a job has ended.
+STATUS_CHANNEL = "marid_build_status"
 
 _TIMES = "created_at timestamptz NOT NULL, started_at timestamptz, finished_at timestamptz"
 
@@ -34,15 +38,15 @@ class BuildsView(View):
         "builds": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
         "namespace_id bigint, submitter_id bigint NOT NULL, number integer NOT NULL, "
         "manifest text NOT NULL, driver jsonb NOT NULL, trigger jsonb NOT NULL, "
-        "status text NOT NULL, output text, pinned boolean NOT NULL, "
-        f"kill_requested boolean NOT NULL, {_TIMES})",
+        "status text NOT NULL, pinned boolean NOT NULL, "
+        f"kill_requested boolean NOT NULL, {_TIMES}, worker text, lease_until timestamptz)",
         "build_jobs": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, "
         "position integer NOT NULL, stage text NOT NULL, name text NOT NULL, "
-        f"commands text NOT NULL, status text NOT NULL, output text, {_TIMES})",
+        f"commands text NOT NULL, status text NOT NULL, {_TIMES})",
         "build_artifacts": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, "
         "job_id bigint NOT NULL, user_id bigint NOT NULL, source text NOT NULL, "
         "name text NOT NULL, size bigint, md5 text, sha256 text, "
-        "created_at timestamptz NOT NULL, deleted_at timestamptz)",
+        "created_at timestamptz NOT NULL, deleted_at timestamptz, collected_at timestamptz)",
         "build_tags": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, user_id bigint NOT NULL, "
         "name text NOT NULL, created_at timestamptz NOT NULL)",
         "build_variables": "(id bigint PRIMARY KEY, build_id bigint NOT NULL, variable_id bigint, "
@@ -57,6 +61,12 @@ class BuildsView(View):
         "builds_owner_number_idx": ("builds", "UNIQUE", "(user_id, number)"),
         "builds_namespace_idx": ("builds", "", "(namespace_id, created_at)"),
         "builds_created_idx": ("builds", "", "(created_at, id)"),
+        # what workers look for: builds not yet ended
+        "builds_claimable_idx": (
+            "builds",
+            "",
+            "(created_at, id) WHERE status IN ('queued', 'running')",
+        ),
         "build_jobs_build_idx": ("build_jobs", "", "(build_id, position)"),
         "build_artifacts_build_idx": ("build_artifacts", "", "(build_id, name)"),
         "build_tags_build_name_idx": ("build_tags", "UNIQUE", "(build_id, name)"),
@@ -89,6 +99,13 @@ class BuildsProjection(Projection[BuildsView]):
             Build.Unpinned,
             Build.Killed,
             Build.KillRequested,
+            Build.Claimed,
+            Build.LeaseRenewed,
+            Build.Orphaned,
+            Build.JobStarted,
+            Build.JobFinished,
+            Build.ArtifactCollected,
+            Build.Finished,
             Namespace.Deleted,
         )
     )
@@ -111,10 +128,11 @@ class BuildsProjection(Projection[BuildsView]):
             Jsonb(event.driver),
             Jsonb(event.trigger),
             "queued",
-            None,
             False,
             False,
             at,
+            None,
+            None,
             None,
             None,
         )
@@ -127,7 +145,6 @@ class BuildsProjection(Projection[BuildsView]):
                 j["name"],
                 "\n".join(j["commands"]),
                 "queued",
-                None,
                 at,
                 None,
                 None,
@@ -146,6 +163,7 @@ class BuildsProjection(Projection[BuildsView]):
                 None,
                 None,
                 at,
+                None,
                 None,
             )
             for j in event.jobs
@@ -166,8 +184,8 @@ class BuildsProjection(Projection[BuildsView]):
 
         def change(curs: Cursor[DictRow]) -> None:
             curs.execute(_insert(t("builds"), len(build)), build)
-            _many(curs, _insert(t("build_jobs"), 11), jobs)
-            _many(curs, _insert(t("build_artifacts"), 11), artifacts)
+            _many(curs, _insert(t("build_jobs"), 10), jobs)
+            _many(curs, _insert(t("build_artifacts"), 12), artifacts)
             _many(curs, _insert(t("build_tags"), 5), tags)
             _many(curs, _insert(t("build_variables"), 6), variables)
             _many(curs, _insert(t("build_keys"), 7), keys)
@@ -224,12 +242,121 @@ class BuildsProjection(Projection[BuildsView]):
                 f"UPDATE {jobs} SET status = 'killed' WHERE build_id = {self._build_id()}",
                 values[2:],
             )
+            self._notify(curs, event.originator_id)
 
         self.view.write(tracking, change)
 
     @process_event.register
     def kill_requested(self, event: Build.KillRequested, tracking: Tracking) -> None:
         self._set(tracking, event.originator_id, "kill_requested = true")
+
+    def _notify(self, curs: Cursor[DictRow], aggregate_id: Any) -> None:
+        """Tell output streams (at commit) that the build's jobs changed; live tables only."""
+        if self.view.guarded:
+            curs.execute(
+                f"SELECT pg_notify(%s, id::text) FROM {self.view.t('builds')} "
+                "WHERE aggregate_id = %s",
+                (STATUS_CHANNEL, aggregate_id),
+            )
+
+    # --- execution: a worker's claim, lease, job progress, artifacts and end ---------------
+
+    @process_event.register
+    def claimed(self, event: Build.Claimed, tracking: Tracking) -> None:
+        """Running from now, held by `worker` until `lease_until` unless renewed."""
+        self._set(
+            tracking,
+            event.originator_id,
+            "status = 'running', started_at = %s, finished_at = NULL, worker = %s, "
+            "lease_until = %s",
+            event.timestamp,
+            event.worker,
+            event.lease_until,
+        )
+
+    @process_event.register
+    def lease_renewed(self, event: Build.LeaseRenewed, tracking: Tracking) -> None:
+        self._set(tracking, event.originator_id, "lease_until = %s", event.lease_until)
+
+    @process_event.register
+    def orphaned(self, event: Build.Orphaned, tracking: Tracking) -> None:
+        """A dead holder's build starts over: queued, its jobs queued, artifacts uncollected."""
+        t, build_id, aggregate = self.view.t, self._build_id(), event.originator_id
+
+        def change(curs: Cursor[DictRow]) -> None:
+            curs.execute(
+                f"UPDATE {t('builds')} SET status = 'queued', started_at = NULL, "
+                "finished_at = NULL, worker = NULL, lease_until = NULL WHERE aggregate_id = %s",
+                (aggregate,),
+            )
+            curs.execute(
+                f"UPDATE {t('build_jobs')} SET status = 'queued', started_at = NULL, "
+                f"finished_at = NULL WHERE build_id = {build_id}",
+                (aggregate,),
+            )
+            curs.execute(
+                f"UPDATE {t('build_artifacts')} SET size = NULL, md5 = NULL, sha256 = NULL, "
+                f"collected_at = NULL WHERE build_id = {build_id}",
+                (aggregate,),
+            )
+            if event.tag is not None:
+                tag = event.tag
+                curs.execute(
+                    f"INSERT INTO {t('build_tags')} SELECT %s, {build_id}, %s, %s, %s",
+                    (tag["id"], aggregate, tag["user_id"], tag["name"], event.timestamp),
+                )
+            self._notify(curs, aggregate)
+
+        self.view.write(tracking, change)
+
+    def _job(self, tracking: Tracking, event: Any, assignments: str, *values: Any) -> None:
+        sql = f"UPDATE {self.view.t('build_jobs')} SET {assignments} WHERE id = %s"
+
+        def change(curs: Cursor[DictRow]) -> None:
+            curs.execute(sql, (*values, event.job_id))
+            self._notify(curs, event.originator_id)
+
+        self.view.write(tracking, change)
+
+    @process_event.register
+    def job_started(self, event: Build.JobStarted, tracking: Tracking) -> None:
+        self._job(tracking, event, "status = 'running', started_at = %s", event.timestamp)
+
+    @process_event.register
+    def job_finished(self, event: Build.JobFinished, tracking: Tracking) -> None:
+        self._job(tracking, event, "status = %s, finished_at = %s", event.status, event.timestamp)
+
+    @process_event.register
+    def artifact_collected(self, event: Build.ArtifactCollected, tracking: Tracking) -> None:
+        """`size` None: the file was missing; the artifact stays uncollected."""
+        sql = (
+            f"UPDATE {self.view.t('build_artifacts')} SET size = %s, md5 = %s, sha256 = %s, "
+            "collected_at = %s WHERE id = %s"
+        )
+        collected = event.timestamp if event.size is not None else None
+        values = (event.size, event.md5, event.sha256, collected, event.artifact_id)
+        self.view.write(tracking, lambda c: c.execute(sql, values))
+
+    @process_event.register
+    def finished(self, event: Build.Finished, tracking: Tracking) -> None:
+        """The build ends; jobs still queued or running take its status (running ones end now)."""
+        t, at, aggregate = self.view.t, event.timestamp, event.originator_id
+
+        def change(curs: Cursor[DictRow]) -> None:
+            curs.execute(
+                f"UPDATE {t('builds')} SET status = %s, finished_at = %s, lease_until = NULL "
+                "WHERE aggregate_id = %s",
+                (event.status, at, aggregate),
+            )
+            curs.execute(
+                f"UPDATE {t('build_jobs')} SET status = %s, finished_at = CASE "
+                "WHEN status = 'running' THEN %s ELSE finished_at END "
+                f"WHERE build_id = {self._build_id()} AND status IN ('queued', 'running')",
+                (event.status, at, aggregate),
+            )
+            self._notify(curs, aggregate)
+
+        self.view.write(tracking, change)
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:

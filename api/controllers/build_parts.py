@@ -14,9 +14,17 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
 from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import FromPath
+from litestar.response import Stream
 
 from api import paging
 from api.auth import Caller
+from api.build_output import (
+    artifact_response,
+    event_stream,
+    last_event_id,
+    text_response,
+    wants_events,
+)
 from api.controllers.builds import (
     BUILD_DEPENDENCIES,
     build_guard,
@@ -211,6 +219,28 @@ class BuildPartsController(Controller):
         base = api_base(request)
         return job_out(build_out(base, build_row), row)
 
+    @get(
+        "/jobs/{name:str}/output",
+        summary="A job's output so far: text (with ranges), or live with "
+        "`Accept: text/event-stream`",
+        opt={"build": "item"},
+    )
+    async def job_output(
+        self,
+        request: Req,
+        name: FromPath[str],
+        marid: NamedDependency[Marid],
+        caller: NamedDependency[Caller],
+        build_row: NamedDependency[BuildRow],
+    ) -> Response[bytes] | Stream:
+        job_id = await anyio.to_thread.run_sync(marid.builds.job_id, build_row.id, name)
+        if job_id is None:
+            raise NotFoundException()
+        if wants_events(request):
+            return event_stream(marid, build_row.id, job_id, last_event_id(request))
+        text = await anyio.to_thread.run_sync(marid.build_logs.text, build_row.id, job_id)
+        return text_response(text, request.headers.get("range"))
+
     @get("/artifacts", sync_to_thread=True, summary="A build's artifacts", opt={"build": "read"})
     def list_artifacts(
         self,
@@ -238,12 +268,12 @@ class BuildPartsController(Controller):
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
         build_row: NamedDependency[BuildRow],
-    ) -> ArtifactOut:
+    ) -> ArtifactOut | Response[Any]:
         row = marid.builds.artifact(build_row.id, name.removeprefix("/"))
         if row is None:
             raise NotFoundException()
         if request.headers.get("accept", "").strip() == BINARY:
-            raise NotFoundException()  # no worker collects files yet: nothing to send
+            return artifact_response(marid, row, request)
         return artifact_out(build_out(api_base(request), build_row), row)
 
     @get("/tags", sync_to_thread=True, summary="A build's tags", opt={"build": "read"})
