@@ -1,0 +1,259 @@
+"""The worker: notices builds, claims them while it has free slots, runs them, passes kills.
+
+It follows the event log for new builds and kill requests (LISTEN on the event store's
+channel, then it reads the new notifications of its topics), so a queued build is claimed
+within a fraction of a second and a kill reaches its job within one. A sweep of the builds
+read model every few seconds finds what the log cannot tell it about: builds submitted
+while it was away, builds it had no free slot for, and running builds whose worker died
+(their lease ran out). Claiming is a command on the Build aggregate, so of any number of
+workers exactly one runs a build.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import psycopg
+from eventsourcing.persistence import Notification
+from eventsourcing.utils import get_topic
+from psycopg import sql
+
+from application.core import Outcome, utcnow
+from application.execution import RunPlan
+from application.ports import BlobStore
+from domain.builds import Build
+from domain.origin import Origin
+from infrastructure.drivers import DriverFactory
+from infrastructure.worker.execution import BuildLogStore, BuildRun, ExecutionApp, RunContext
+
+log = logging.getLogger("marid.worker")
+TOPICS = (get_topic(Build.Submitted), get_topic(Build.KillRequested))
+MAX_WANTED = 1000  # builds remembered from the log while every slot is busy; the sweep finds more
+RETRY_INTERVAL = 1.0
+LISTEN_TICK = 0.5  # seconds between checks for a stop while the log is quiet
+LOG_BATCH = 500
+
+
+class WorkerApp(ExecutionApp, Protocol):
+    recorder: Any  # eventsourcing's PostgresApplicationRecorder (its channel, notifications)
+    mapper: Any
+
+    def claim_build(
+        self, build_id: int, worker: str, lease: timedelta, origin: Origin
+    ) -> Outcome[RunPlan | None]: ...
+
+
+class Claimable(Protocol):
+    def claimable(self, drivers: Sequence[str], now: datetime, limit: int) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    name: str  # `host:pid` by default; recorded in every event as `system:worker:<name>`
+    parallelism: int = 2
+    timeout: timedelta = timedelta(minutes=30)
+    lease: timedelta = timedelta(seconds=30)
+    sweep_interval: float = 2.0  # seconds between read-model sweeps
+
+
+class Worker:
+    """Runs up to `parallelism` builds at once, each on a thread of its own."""
+
+    def __init__(
+        self,
+        app: WorkerApp,
+        builds: Claimable,
+        blobs: BlobStore,
+        logs: BuildLogStore,
+        drivers: Mapping[str, DriverFactory],
+        config: WorkerConfig,
+        conninfo: str,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.app = app
+        self.conninfo = conninfo  # for the LISTEN connection
+        self.builds = builds
+        self.drivers = dict(drivers)
+        self.config = config
+        self.clock = clock
+        self.origin = Origin.system(f"worker:{config.name}")
+        self.context = RunContext(
+            app, blobs, logs, self.origin, lease=config.lease, timeout=config.timeout
+        )
+        self.runs: dict[int, BuildRun] = {}
+        self._lock = threading.Lock()
+        self._wanted: OrderedDict[int, None] = OrderedDict()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._run_threads: dict[int, threading.Thread] = {}
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    def start(self) -> None:
+        if self._threads:
+            return
+        for target, name in ((self._listen, "worker-listen"), (self._dispatch, "worker-claim")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        log.info(
+            "worker %s started: drivers %s, %s at once, timeout %s, lease %s",
+            self.name,
+            ", ".join(self.drivers),
+            self.config.parallelism,
+            self.config.timeout,
+            self.config.lease,
+        )
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop claiming; stop running jobs and abandon their builds (their leases run out
+        and another worker runs them again, tagged `orphaned`)."""
+        self._stopping.set()
+        self._wake.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:  # first, so that no claim starts a run meanwhile
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads.clear()
+        with self._lock:
+            runs = list(self.runs.values())
+            threads = list(self._run_threads.values())
+        for run in runs:
+            run.cancel.set("shutdown")
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    # --- noticing builds -----------------------------------------------------------------
+
+    def _listen(self) -> None:
+        """Follow the event log: LISTEN on a connection of its own (not one of the pool,
+        which serves commands), then read what was appended since the last position."""
+        position: int | None = None
+        channel = sql.Identifier(self.app.recorder.channel_name)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(channel))
+                    if position is None:  # builds before now are the sweep's
+                        position = self.app.recorder.max_notification_id() or 0
+                    while not self._stopping.is_set():
+                        position = self._read_log(position)
+                        for _ in conn.notifies(timeout=LISTEN_TICK, stop_after=1):
+                            pass
+            except Exception:
+                log.exception("worker %s lost the event log; following it again", self.name)
+            self._stopping.wait(RETRY_INTERVAL)
+
+    def _read_log(self, position: int) -> int:
+        """Handle the builds and kill requests after `position`; the new position."""
+        while True:
+            batch = self.app.recorder.select_notifications(
+                start=position, limit=LOG_BATCH, topics=TOPICS, inclusive_of_start=False
+            )
+            for notification in batch:
+                self._notice(notification)
+                position = notification.id
+            if len(batch) < LOG_BATCH:
+                return position
+
+    def _notice(self, notification: Notification) -> None:
+        event = self.app.mapper.to_domain_event(notification)
+        if isinstance(event, Build.Submitted):
+            if event.driver.get("type") in self.drivers:
+                with self._lock:
+                    self._wanted[event.public_id] = None
+                    while len(self._wanted) > MAX_WANTED:
+                        self._wanted.popitem(last=False)
+                self._wake.set()
+        elif isinstance(event, Build.KillRequested):
+            with self._lock:
+                runs = [
+                    r
+                    for r in self.runs.values()
+                    if Build.create_id(r.build_id) == event.originator_id
+                ]
+            for run in runs:
+                run.cancel.set("killed")
+
+    # --- claiming --------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        next_sweep = 0.0
+        while not self._stopping.is_set():
+            self._wake.wait(max(0.0, next_sweep - time.monotonic()))
+            self._wake.clear()
+            try:
+                self._claim_wanted()
+                if time.monotonic() >= next_sweep:
+                    next_sweep = time.monotonic() + self.config.sweep_interval
+                    self._sweep()
+            except Exception:  # e.g. the database is briefly away: try again
+                log.exception("worker %s failed to claim builds", self.name)
+                self._stopping.wait(RETRY_INTERVAL)
+
+    def _free(self) -> int:
+        with self._lock:
+            return self.config.parallelism - len(self.runs)
+
+    def _claim_wanted(self) -> None:
+        while self._free() > 0 and not self._stopping.is_set():
+            with self._lock:
+                if not self._wanted:
+                    return
+                build_id, _ = self._wanted.popitem(last=False)
+            self._try(build_id)
+
+    def _sweep(self) -> None:
+        free = self._free()
+        if free <= 0:
+            return
+        # More than the free slots: other workers may take some of the oldest first.
+        for build_id in self.builds.claimable(list(self.drivers), self.clock(), free * 4):
+            if self._free() <= 0 or self._stopping.is_set():
+                return
+            self._try(build_id)
+
+    def _try(self, build_id: int) -> None:
+        with self._lock:
+            if build_id in self.runs:
+                return
+        try:
+            plan = self.app.claim_build(build_id, self.name, self.config.lease, self.origin).value
+        except Exception:
+            log.exception("worker %s could not claim build %s", self.name, build_id)
+            return
+        if plan is None:
+            return  # another worker has it, or it ended
+        factory = self.drivers.get(plan.driver.get("type", ""))
+        if factory is None:  # claimable() filters by driver, so only a changed setting
+            log.error("build %s needs driver %s", build_id, plan.driver.get("type"))
+            self.app.finish_build(build_id, plan.claim, "failed", self.origin)
+            return
+        run = BuildRun(plan, self.context, factory)
+        thread = threading.Thread(target=self._execute, args=(run,), name=f"build-{build_id}")
+        with self._lock:
+            self.runs[build_id] = run
+            self._run_threads[build_id] = thread
+        log.info("worker %s claimed build %s%s", self.name, build_id, " (orphaned)" * plan.orphaned)
+        thread.start()
+
+    def _execute(self, run: BuildRun) -> None:
+        try:
+            status = run.execute()
+            log.info("build %s ended: %s", run.build_id, status or "abandoned")
+        except Exception:
+            log.exception("build %s: the worker failed", run.build_id)
+        finally:
+            with self._lock:
+                self.runs.pop(run.build_id, None)
+                self._run_threads.pop(run.build_id, None)
+            self._wake.set()  # a slot is free
