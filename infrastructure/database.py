@@ -27,8 +27,13 @@ def start_embedded(data_dir: Path) -> str:
     return str(server.get_uri())
 
 
-def eventsourcing_env(conninfo: str, pool_size: int) -> dict[str, str]:
-    """The eventsourcing POSTGRES_* settings for a connection string."""
+def eventsourcing_env(conninfo: str, pool_size: int, listeners: int = 0) -> dict[str, str]:
+    """The eventsourcing POSTGRES_* settings for a connection string.
+
+    `listeners` is how many event-log subscriptions the process runs: each holds a pool
+    connection for as long as it follows the log, so the pool grows by that many on top of
+    the room kept for requests.
+    """
     params: dict[str, Any] = conninfo_to_dict(conninfo)
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
@@ -38,7 +43,7 @@ def eventsourcing_env(conninfo: str, pool_size: int) -> dict[str, str]:
         "POSTGRES_USER": str(params.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
         "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2),
+        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2 + listeners),
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",

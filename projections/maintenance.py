@@ -124,6 +124,69 @@ def _rebuild(
     return applied
 
 
+# Words that open a table constraint rather than a column in a CREATE TABLE body.
+CONSTRAINT_WORDS = frozenset({"PRIMARY", "UNIQUE", "CONSTRAINT", "CHECK", "FOREIGN", "EXCLUDE"})
+
+
+def declared_columns(definition: str) -> list[str]:
+    """The column names, in order, of a table body like `(id bigint PRIMARY KEY, ...)`."""
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for char in definition.strip()[1:-1]:
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+            continue
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        current.append(char)
+    parts.append("".join(current))
+    words = [part.split()[0] for part in parts if part.strip()]
+    return [word for word in words if word.upper() not in CONSTRAINT_WORDS]
+
+
+def stale_tables(view: View) -> list[str]:
+    """Live tables whose columns differ from what the view declares: a newer marid changed
+    the read model, and the old table must be rebuilt from the event log."""
+    with view.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            "SELECT table_name::text AS name, "
+            "array_agg(column_name::text ORDER BY ordinal_position) AS columns "
+            "FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ANY(%s) GROUP BY table_name",
+            ([view.t(table) for table in view.tables],),
+        )
+        found = {row["name"]: row["columns"] for row in curs.fetchall()}
+    return [
+        table
+        for table, definition in view.tables.items()
+        if view.t(table) in found and found[view.t(table)] != declared_columns(definition)
+    ]
+
+
+def upgrade(
+    app: Application[UUID],
+    datastore: PostgresDatastore,
+    projection_class: type[Projection[View]],
+    view_class: type[View],
+) -> bool:
+    """Rebuild the read model if its tables are of an older shape; True if it was rebuilt.
+
+    Read models are disposable: a release that changes one needs no migration script, the
+    first process to start rebuilds it (another process already doing so is left to it).
+    """
+    stale = stale_tables(view_class(datastore))
+    if not stale:
+        return False
+    log.warning("read model %s has old tables (%s): rebuilding", view_class.projection_name, stale)
+    try:
+        rebuild(app, datastore, projection_class, view_class)
+    except RebuildRunningError:
+        log.info("another process is rebuilding %s", view_class.projection_name)
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class Status:
     name: str

@@ -25,6 +25,41 @@ from projections.base import View, lock_key
 log = logging.getLogger("marid.projections")
 
 
+class Leadership:
+    """The leader locks (session advisory locks) of one process, on one shared connection.
+
+    A connection per runner would cost a process a dozen idle connections. The locks of one
+    session are reentrant, so a process must run at most one runner per lock on it.
+    """
+
+    def __init__(self, conninfo: str) -> None:
+        self.conninfo = conninfo
+        self._conn: psycopg.Connection[Any] | None = None
+        self._guard = threading.Lock()
+
+    def try_acquire(self, key: int) -> bool:
+        with self._guard:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                self._conn = psycopg.connect(self.conninfo, autocommit=True)
+            row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+            return row is not None and bool(row[0])
+
+    def release(self, key: int) -> None:
+        with self._guard:
+            if self._conn is None or self._conn.closed or self._conn.broken:
+                return  # the server released the session's locks with it
+            try:
+                self._conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+            except psycopg.Error:
+                log.warning("could not release leader lock %s", key, exc_info=True)
+
+    def close(self) -> None:
+        with self._guard:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
 class Runner:
     """Follows the event log into one view while it holds the projection's leader lock."""
 
@@ -34,7 +69,11 @@ class Runner:
         projection: Projection[View],
         conninfo: str,
         retry_interval: float = 1.0,
+        leadership: Leadership | None = None,
     ) -> None:
+        """`leadership`: the process's shared lock connection; without one the runner
+        holds its lock on a connection of its own."""
+        self.leadership = leadership
         self.app = app
         self.projection = projection
         self.view = projection.view
@@ -77,22 +116,25 @@ class Runner:
             return self._changed.wait_for(lambda: self.position >= notification_id, timeout)
 
     def _run(self) -> None:
+        key = lock_key(f"marid:projection:{self.name}")
         while not self._stopping.is_set():
+            leadership = self.leadership or Leadership(self.conninfo)
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as lock_conn:
-                    if self._lead(lock_conn):
-                        self._follow()
+                if self._lead(leadership, key):
+                    self._follow()
             except Exception:
                 log.exception("projection %s failed; retrying", self.name)
             finally:
+                if self.is_leader:
+                    leadership.release(key)
                 self.is_leader = False
+                if leadership is not self.leadership:
+                    leadership.close()
             self._stopping.wait(self.retry_interval)
 
-    def _lead(self, conn: psycopg.Connection[Any]) -> bool:
-        key = lock_key(f"marid:projection:{self.name}")
+    def _lead(self, leadership: Leadership, key: int) -> bool:
         while not self._stopping.is_set():
-            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            if row is not None and row[0]:
+            if leadership.try_acquire(key):
                 self.is_leader = True
                 return True
             self._stopping.wait(self.retry_interval)

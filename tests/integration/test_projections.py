@@ -26,10 +26,17 @@ from infrastructure.bootstrap import Marid
 from infrastructure.ids import PostgresIds
 from infrastructure.settings import Settings
 from projections.base import View, lock_key
-from projections.maintenance import RebuildRunningError, catch_up, rebuild, status
+from projections.maintenance import (
+    RebuildRunningError,
+    catch_up,
+    rebuild,
+    stale_tables,
+    status,
+    upgrade,
+)
 from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.registry import PROJECTIONS
-from projections.runner import Runner
+from projections.runner import Leadership, Runner
 from projections.users import UsersProjection, UsersView
 
 ORIGIN = Origin.system("test")
@@ -650,3 +657,49 @@ def test_a_second_concurrent_rebuild_of_one_read_model_is_refused(marid: Marid) 
         finally:
             other.execute("SELECT pg_advisory_unlock(%s)", (key,))
     rebuild(marid.app, marid.datastore, NamespacesProjection, NamespacesView)
+
+
+def test_a_read_model_of_an_older_shape_is_rebuilt_when_marid_starts(
+    marid: Marid, settings: Settings
+) -> None:
+    settle(marid, history(marid))
+    live = all_rows(marid)
+    with marid.datastore.transaction(commit=True) as curs:  # as an older release left it
+        curs.execute("ALTER TABLE namespaces DROP COLUMN description")
+        curs.execute("ALTER TABLE namespaces ADD COLUMN retired text")
+    assert stale_tables(NamespacesView(marid.datastore)) == ["namespaces"]
+
+    upgraded = Marid(settings)
+    try:
+        assert stale_tables(NamespacesView(marid.datastore)) == []
+        assert all_rows(marid) == live
+        # Nothing to do the next time.
+        assert not upgrade(marid.app, marid.datastore, NamespacesProjection, NamespacesView)
+    finally:
+        upgraded.close()
+
+
+def test_one_leadership_connection_holds_the_locks_of_a_process(marid: Marid) -> None:
+    assert eventually(lambda: all(r.is_leader for r in marid.read_models.runners.values()))
+    other = Leadership(marid.conninfo)  # another process
+    try:
+        for name in PROJECTIONS:  # every runner of `marid` leads, on one connection
+            assert not other.try_acquire(lock_key(f"marid:projection:{name}"))
+        free = lock_key("marid:test:free")
+        assert marid.leadership.try_acquire(free)
+        assert not other.try_acquire(free)
+        marid.leadership.release(free)
+        assert other.try_acquire(free)
+        other.release(free)
+    finally:
+        other.close()
+    with marid.datastore.transaction(commit=False) as curs:
+        curs.execute(
+            "SELECT count(DISTINCT pid) AS n FROM pg_locks "
+            "WHERE locktype = 'advisory' AND granted AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        row = curs.fetchone()
+    assert row is not None
+    # The read models' locks share one session (the webhook dispatcher leads on its own).
+    assert row["n"] <= 2
