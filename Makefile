@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean
+.PHONY: run test lint typecheck unit bench clean sshd
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,25 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy domain application projections infrastructure api ops
 
-test: lint typecheck
-	$(BIN)/pytest
+# Test processes (pytest-xdist): tests mostly wait on PostgreSQL, so more than the cores.
+TEST_WORKERS ?= 3
+
+test: lint typecheck sshd
+	$(BIN)/pytest -n $(TEST_WORKERS)
+
+# The ssh driver's tests start a real sshd: install OpenSSH's server if it is missing (as
+# root on Debian/Ubuntu; elsewhere those tests skip, except in CI where they must run).
+sshd:
+	@test -x /usr/sbin/sshd || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq openssh-server >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq openssh-server >/dev/null 2>&1; }; } || \
+		echo "make: openssh-server not installed" >&2
 
 bench: $(STAMP)
 	$(BIN)/python bench/namespaces.py
 	$(BIN)/python bench/builds.py
+	$(BIN)/python bench/queue_latency.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -29,9 +29,11 @@ from api.controllers.namespaces import NamespaceController
 from api.controllers.objects import ObjectController
 from api.controllers.root import RootController, marid_version
 from api.controllers.variables import VariableController
+from api.controllers.webhooks import WebhookController
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
 from api.ratelimit import RateLimiter, client_of, too_many
+from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
@@ -144,6 +146,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = marid is None
         instance = marid or Marid(settings)
+        instance.webhook_dispatcher.install(WebhookPayloads(instance))  # runs if started
         if owned and settings.run_projections:
             instance.start()
         app.state.marid = instance
@@ -165,6 +168,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             BuildController,
             BuildPartsController,
             CronController,
+            WebhookController,
             BadgeController,
         ],
         dependencies=DEPENDENCIES,

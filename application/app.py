@@ -11,6 +11,7 @@ from application.keys import KeyCases
 from application.objects import ObjectCases
 from application.users import UserCases
 from application.variables import VariableCases
+from application.webhooks import WebhookCases
 
 
 class MaridApplication(
@@ -23,6 +24,7 @@ class MaridApplication(
     BuildCases,
     InviteCases,
     ExecutionCases,
+    WebhookCases,
 ):
     """One application, so that a resource and its index aggregates save atomically."""
 

@@ -36,6 +36,11 @@ class NotClaimable(DomainError):  # noqa: N818
     """Raised when a build cannot be claimed: it is not queued, or its holder's lease is live."""
 
 
+def artifact_blob_key(build_id: int, artifact_id: int) -> str:
+    """Where a collected artifact's content is stored."""
+    return f"artifacts/{build_id}/{artifact_id}"
+
+
 def valid_tag(name: str) -> bool:
     """Tag names: letters and digits of any script, `-`, `_`, `.` and `/`."""
     return len(name) <= TAG_MAX and TAG_RE.fullmatch(name) is not None

@@ -15,24 +15,29 @@ from application.app import MaridApplication
 from application.core import Outcome, utcnow
 from infrastructure.blobs import FileBlobStore
 from infrastructure.build_inputs import ReadModelBuildInputs
+from infrastructure.build_logs import BuildLogs
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.downloads import Downloads
+from infrastructure.drivers import factories
 from infrastructure.ids import PostgresIds
 from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
+from infrastructure.webhooks import WebhookDispatcher
+from infrastructure.worker import Worker, WorkerConfig, default_name
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
 from projections.crons import CronBuildQueries, CronQueries
 from projections.images import ImageQueries
 from projections.invites import InviteQueries
-from projections.maintenance import catch_up
+from projections.maintenance import catch_up, upgrade
 from projections.namespace_queries import NamespaceQueries
 from projections.registry import PROJECTIONS
 from projections.resources import ResourceQueries
-from projections.runner import ReadModels, Runner
+from projections.runner import Leadership, ReadModels, Runner
 from projections.user_queries import UserQueries
+from projections.webhooks import WebhookQueries
 
 log = logging.getLogger("marid")
 T = TypeVar("T")
@@ -56,7 +61,9 @@ class Marid:
         self.clock = clock
         self.conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
         self.secret_key = load_secret_key(settings.secret_key, settings.data_dir)
-        env = eventsourcing_env(self.conninfo, settings.pool_size)
+        # Subscriptions: one per projection runner, the webhook dispatcher, workers, slack.
+        listeners = len(PROJECTIONS) + 4
+        env = eventsourcing_env(self.conninfo, settings.pool_size, listeners)
         self.app = MaridApplication(env, clock=clock, secrets=AesGcmBox(self.secret_key))
         self.datastore: PostgresDatastore = self.app.recorder.datastore  # type: ignore[attr-defined]
         self.app.ids = PostgresIds(self.datastore)
@@ -64,8 +71,10 @@ class Marid:
         for name, (projection_class, view_class) in PROJECTIONS.items():
             view = view_class(self.datastore)
             view.create_table()
+            upgrade(self.app, self.datastore, projection_class, view_class)
             self.projections[name] = projection_class(view=view)
         self.read_models = ReadModels(self.app, self.projections.values())
+        self.leadership = Leadership(self.conninfo)  # one connection for the leader locks
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
         self.invites = InviteQueries(self.datastore)
@@ -76,12 +85,19 @@ class Marid:
         self.images = ImageQueries(self.datastore)
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
+        self.build_logs = BuildLogs(self.datastore, self.conninfo)  # worker output, live
+        self.build_logs.create_table()
         self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
         self.crons = CronQueries(self.datastore)
         self.cron_builds = CronBuildQueries(self.datastore)
+        self.webhooks = WebhookQueries(self.datastore)
         self.scheduler = CronScheduler(
             self.app, self.crons, self.build_inputs, settings.drivers, clock
         )
+        self.webhook_dispatcher = WebhookDispatcher(
+            self.app, self.app.secrets, self.datastore, self.conninfo, self.read_models, settings
+        )
+        self.workers: list[Worker] = []  # build workers this process runs (start_worker)
         self._started = False
 
     def start(self) -> None:
@@ -90,22 +106,53 @@ class Marid:
             return
         self._started = True
         for projection in self.projections.values():
-            runner = Runner(self.app, projection, self.conninfo)
+            runner = Runner(self.app, projection, self.conninfo, leadership=self.leadership)
             self.read_models.attach(runner)
             runner.start()
         self.downloads.start()  # image downloads; claims make it safe in every process
         if self.settings.run_scheduler:
             self.scheduler.start()  # the Cron aggregate makes it safe in every process
+        if self.settings.run_webhooks:
+            self.webhook_dispatcher.start()  # once the API installs its payload renderer
 
     def settle(self, outcome: Outcome[T]) -> T:
         """Wait until the read models hold an outcome's events, then return its value."""
         self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
         return outcome.value
 
+    def start_worker(
+        self, config: WorkerConfig | None = None, drivers: tuple[str, ...] | None = None
+    ) -> Worker:
+        """Run a build worker in this process (`marid worker`, `marid serve`) for `drivers`
+        (default: the enabled ones); `close()` stops it."""
+        s = self.settings
+        config = config or WorkerConfig(
+            default_name(), s.worker_parallelism, s.worker_timeout, s.worker_lease
+        )
+        worker = Worker(
+            self.app,
+            self.builds,
+            self.blobs,
+            self.build_logs,
+            factories(s, drivers),
+            config,
+            self.conninfo,
+            self.clock,
+        )
+        self.workers.append(worker)
+        worker.start()
+        return worker
+
     def close(self) -> None:
+        for worker in self.workers:  # first: its builds still write output and events
+            worker.stop()
+        self.webhook_dispatcher.signal_stop()  # first: it may be waiting on a read model
+        self.build_logs.close()
         self.scheduler.stop()
         self.downloads.stop()
         self.read_models.stop()
+        self.webhook_dispatcher.join()
+        self.leadership.close()  # after the runners: closing it gives up their locks
         self.app.close()
 
     def catch_up(self) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -34,11 +36,58 @@ def _count(env: Mapping[str, str], key: str, default: int) -> int:
     return _int(env, key, default)
 
 
+def _seconds(env: Mapping[str, str], key: str, default: float) -> float:
+    """A positive number of seconds (fractions allowed)."""
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number of seconds, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise SettingsError(f"{key} must be a positive number of seconds, not {raw!r}")
+    return value
+
+
 def _flag(env: Mapping[str, str], key: str, default: bool) -> bool:
     raw = env.get(key)
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in ("1", "true", "yes", "on")
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A positive duration such as `30m`, `90s`, `1h` or `1h30m` (Djinn's worker syntax)."""
+    raw = text.strip()
+    parts = _DURATION_PART.findall(raw)
+    if not raw or "".join(n + u for n, u in parts) != raw:
+        raise ValueError(f"not a duration like 30m, 90s or 1h: {text!r}")
+    seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    if seconds <= 0:
+        raise ValueError(f"duration must be positive: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        return parse_duration(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+
+
+def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(key) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise SettingsError(f"{key} must be one of {', '.join(choices)}, not {raw!r}")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -62,8 +111,24 @@ class Settings:
     # Image downloads (and later webhooks) to loopback, private or link-local addresses.
     allow_private_urls: bool = False
     run_scheduler: bool = True  # fire crons from `Marid.start()`
+    # Webhooks: deliver from `Marid.start()` (where the API installs its renderer); tries
+    # per delivery, the first backoff in seconds (doubling), the request timeout.
+    run_webhooks: bool = True
+    webhook_max_attempts: int = 8
+    webhook_backoff: float = 10.0
+    webhook_timeout: float = 30.0
     # Requests per client (token, else address) per minute; 0 turns limiting off.
     rate_limit: int = 10000
+    # The build worker (`marid worker`, and inside `marid serve` unless run_worker is off).
+    run_worker: bool = True
+    worker_parallelism: int = 2  # builds run at once by one worker
+    worker_timeout: timedelta = timedelta(minutes=30)  # a longer build ends `timed_out`
+    worker_lease: timedelta = timedelta(seconds=30)  # a dead worker's builds rerun after it
+    # The ssh driver: remote user, private key (None: agent and default keys), host keys.
+    ssh_user: str = "root"
+    ssh_key: str | None = None
+    ssh_known_hosts: str | None = None  # None: ~/.ssh/known_hosts
+    ssh_host_key_policy: str = "reject"  # or accept-new, ignore
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,5 +150,19 @@ class Settings:
             else None,
             allow_private_urls=_flag(env, "MARID_ALLOW_PRIVATE_URLS", False),
             run_scheduler=_flag(env, "MARID_RUN_SCHEDULER", True),
+            run_webhooks=_flag(env, "MARID_RUN_WEBHOOKS", True),
+            webhook_max_attempts=_int(env, "MARID_WEBHOOK_MAX_ATTEMPTS", 8),
+            webhook_backoff=_seconds(env, "MARID_WEBHOOK_BACKOFF", 10.0),
+            webhook_timeout=_seconds(env, "MARID_WEBHOOK_TIMEOUT", 30.0),
             rate_limit=_count(env, "MARID_RATE_LIMIT", 10000),
+            run_worker=_flag(env, "MARID_RUN_WORKER", True),
+            worker_parallelism=_int(env, "MARID_WORKER_PARALLELISM", 2),
+            worker_timeout=_duration(env, "MARID_WORKER_TIMEOUT", timedelta(minutes=30)),
+            worker_lease=_duration(env, "MARID_WORKER_LEASE", timedelta(seconds=30)),
+            ssh_user=env.get("MARID_SSH_USER") or "root",
+            ssh_key=env.get("MARID_SSH_KEY") or None,
+            ssh_known_hosts=env.get("MARID_SSH_KNOWN_HOSTS") or None,
+            ssh_host_key_policy=_choice(
+                env, "MARID_SSH_HOST_KEY_POLICY", ("reject", "accept-new", "ignore")
+            ),
         )

@@ -12,7 +12,7 @@ from typing import NoReturn
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.origin import Origin
 from domain.scopes import ScopeError, Scopes
-from infrastructure.settings import Settings, SettingsError
+from infrastructure.settings import Settings, SettingsError, parse_duration
 
 CLI_ORIGIN = Origin.system("cli")
 
@@ -36,6 +36,25 @@ def port(text: str) -> int:
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, not {value}")
     return value
+
+
+def positive(text: str) -> int:
+    """A whole number of at least 1, for `--parallelism`."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def duration(text: str) -> timedelta:
+    """`30m`, `90s`, `1h`, `1h30m`, for `--timeout` and `--lease`."""
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def build_parser() -> Parser:
@@ -78,6 +97,23 @@ def build_parser() -> Parser:
     projections.add_parser("run", help="run the projection runners in this process")
 
     commands.add_parser("scheduler", help="fire due crons (and run projections), without the API")
+
+    webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    webhooks.add_parser("run", help="deliver webhooks (and run projections), without the API")
+
+    worker = commands.add_parser("worker", help="run builds: claim queued builds and run them")
+    worker.add_argument(
+        "--driver",
+        action="append",
+        metavar="NAME",
+        help="a driver to run (repeatable; default: the enabled drivers, MARID_DRIVERS)",
+    )
+    worker.add_argument("--parallelism", type=positive, metavar="N", help="builds at once")
+    worker.add_argument("--timeout", type=duration, metavar="DURATION", help="e.g. 30m, 1h")
+    worker.add_argument("--lease", type=duration, metavar="DURATION", help="e.g. 30s")
+    worker.add_argument("--name", help="the worker's name in the audit log (default host:pid)")
 
     audit = commands.add_parser("audit", help="print the event log with who did what")
     audit.add_argument("--after", type=int, default=0, metavar="NOTIFICATION_ID")
@@ -169,7 +205,7 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     from infrastructure.bootstrap import Marid
-    from projections.maintenance import rebuild, status
+    from projections.maintenance import RebuildRunningError, rebuild, status
     from projections.registry import PROJECTIONS
 
     marid = Marid(settings)
@@ -185,7 +221,10 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
                     f"no such projection: {args.name} (one of {', '.join(PROJECTIONS)})"
                 )
             for name in [args.name] if args.name else list(PROJECTIONS):
-                applied = rebuild(marid.app, marid.datastore, *PROJECTIONS[name])
+                try:
+                    applied = rebuild(marid.app, marid.datastore, *PROJECTIONS[name])
+                except RebuildRunningError as exc:
+                    raise DomainError(str(exc)) from None
                 print(f"rebuilt {name} from {applied} events")
         else:
             marid.start()
@@ -205,6 +244,55 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> None:
     try:
         marid.start()
         print("cron scheduler started; Ctrl-C stops it", flush=True)
+        wait_for_signal()
+    finally:
+        marid.close()
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
+    """A build worker alone (no API); any number may run against one database."""
+    from infrastructure.bootstrap import Marid
+    from infrastructure.drivers import IMPLEMENTED
+    from infrastructure.worker import WorkerConfig, default_name
+
+    drivers = tuple(args.driver or (d for d in settings.drivers if d in IMPLEMENTED))
+    for name in drivers:
+        if name not in IMPLEMENTED:
+            raise UsageError(f"no such driver: {name} (one of {', '.join(IMPLEMENTED)})")
+    if not drivers:
+        raise UsageError(
+            f"MARID_DRIVERS enables no driver a worker runs ({', '.join(IMPLEMENTED)})"
+        )
+    config = WorkerConfig(
+        name=args.name or default_name(),
+        parallelism=args.parallelism or settings.worker_parallelism,
+        timeout=args.timeout or settings.worker_timeout,
+        lease=args.lease or settings.worker_lease,
+    )
+    marid = Marid(settings)
+    try:
+        marid.start_worker(config, drivers)
+        print(
+            f"worker {config.name} running {', '.join(drivers)} builds; Ctrl-C stops it", flush=True
+        )
+        wait_for_signal()
+    finally:
+        marid.close()
+
+
+def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> None:
+    """The webhook dispatcher and senders without the API; safe beside other processes
+    (one dispatcher leads, senders share the outbox)."""
+    from dataclasses import replace
+
+    from api.webhook_payloads import WebhookPayloads
+    from infrastructure.bootstrap import Marid
+
+    marid = Marid(replace(settings, run_webhooks=True))
+    try:
+        marid.webhook_dispatcher.install(WebhookPayloads(marid))
+        marid.start()
+        print("webhook delivery started; Ctrl-C stops it", flush=True)
         wait_for_signal()
     finally:
         marid.close()
@@ -249,4 +337,6 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "projections": cmd_projections,
     "audit": cmd_audit,
     "scheduler": cmd_scheduler,
+    "webhooks": cmd_webhooks,
+    "worker": cmd_worker,
 }

@@ -13,6 +13,7 @@ from api.app import create_app
 from domain.origin import Origin
 from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
+from infrastructure.drivers import factories
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
 
@@ -27,9 +28,18 @@ def serve(settings: Settings, host: str | None, port: int | None, api_only: bool
     try:
         if not api_only and settings.run_projections:
             marid.start()
+        if not api_only and settings.run_worker and factories(settings):
+            marid.start_worker()  # runs builds here; see README for what `os` allows
         announce_admin(marid, host, port)
         app = create_app(settings, marid=marid)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower())
+        # Open output streams (server-sent events) would otherwise hold shutdown forever.
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level=settings.log_level.lower(),
+            timeout_graceful_shutdown=5,
+        )
     finally:
         marid.close()
 

@@ -14,6 +14,7 @@ from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.objects import ObjectsProjection, ObjectsView
 from projections.users import UsersProjection, UsersView
 from projections.variables import VariablesProjection, VariablesView
+from projections.webhooks import WebhooksProjection, WebhooksView
 
 PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "users": (UsersProjection, UsersView),  # type: ignore[dict-item]  # Projection is invariant in its view
@@ -25,4 +26,5 @@ PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
     "builds": (BuildsProjection, BuildsView),  # type: ignore[dict-item]
     "crons": (CronsProjection, CronsView),  # type: ignore[dict-item]
     "invites": (InvitesProjection, InvitesView),  # type: ignore[dict-item]
+    "webhooks": (WebhooksProjection, WebhooksView),  # type: ignore[dict-item]
 }

@@ -87,6 +87,7 @@ def settings(database: str, tmp_path: Path) -> Settings:
         read_wait_timeout=15.0,  # generous: a loaded 2-core machine can lag
         pool_size=4,
         run_scheduler=False,  # cron tests drive schedulers with their own clocks
+        run_webhooks=False,  # webhook delivery tests turn it on
     )
 
 
