@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         logging.basicConfig(
             level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
         )
+        if settings.log_level != "DEBUG":
+            # APScheduler reports every tick of the cron scheduler (each second) at INFO.
+            logging.getLogger("apscheduler").setLevel(logging.WARNING)
         handler = HANDLERS[args.command]
         handler(settings, args)
     except (UsageError, SettingsError, ScopeError) as exc:
