@@ -20,6 +20,7 @@ import shutil
 import signal
 import stat
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -40,6 +41,11 @@ from infrastructure.drivers.base import (
 
 CHUNK = 64 * 1024
 DRAIN_LIMIT = 1.0  # seconds to read what a finished job's leftovers still write
+
+
+# The supervisor that ends a job when its worker dies; isolated (-I) and without site
+# (-S): it needs only the standard library, and the job's environment must not reach it.
+LIFELINE = (sys.executable, "-I", "-S", str(Path(__file__).with_name("lifeline.py")))
 
 
 class OsDriver(Driver):
@@ -103,19 +109,29 @@ class OsDriver(Driver):
         self._jobs += 1
         script_path = self.root / "scripts" / f"job-{self._jobs}.sh"
         script_path.write_text(script)
-        process = subprocess.Popen(  # noqa: S603 - our own shell on our own script
-            ["/bin/sh", str(script_path)],
-            cwd=self.workspace,
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: one signal reaches the tree
-        )
+        # The job dies with this worker: see lifeline.py (only we hold `lifeline`).
+        watched, lifeline = os.pipe()
+        try:
+            process = subprocess.Popen(  # noqa: S603 - our own shell on our own script
+                [*LIFELINE, str(watched), "/bin/sh", str(script_path)],
+                cwd=self.workspace,
+                env=dict(env),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: one signal reaches the tree
+                pass_fds=(watched,),
+            )
+        except BaseException:
+            os.close(lifeline)
+            raise
+        finally:
+            os.close(watched)
         try:
             return _follow(process, on_output, cancel)
         finally:
             _end(process)
+            os.close(lifeline)
 
     def destroy(self) -> None:
         if self._root is not None:

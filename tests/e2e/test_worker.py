@@ -103,10 +103,12 @@ def test_a_build_whose_worker_was_killed_is_recovered_by_another_worker(
         until(lambda: sleepers("sleep 60.904"), 20, "the first run's job to start")
 
         first.kill()  # SIGKILL: no cleanup, no command, the lease simply runs out
+        # Its job dies with it (the lifeline), so the build never runs twice at once.
+        until(lambda: not sleepers("sleep 60.904"), 10, "the dead worker's job to end")
         second = workers("second", "--lease", "2s")
         result = finished(client, alice, 1, timeout=30)
     finally:
-        for pid in sleepers("sleep 60.904"):  # the dead worker's job, left behind
+        for pid in sleepers("sleep 60.904"):  # only if the test failed before its end
             os.kill(pid, signal.SIGKILL)
 
     assert result["status"] == "passed"

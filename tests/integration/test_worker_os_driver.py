@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -119,3 +122,39 @@ def test_destroy_removes_everything_even_read_only_directories(tmp_path: Path) -
 
     assert not root.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_job_dies_with_its_worker(tmp_path: Path) -> None:
+    """A worker killed outright (SIGKILL, no cleanup) takes its running job with it."""
+    marker = "sleep 59.731"
+    program = f"""
+import sys
+from infrastructure.drivers.base import Cancel, job_script
+from infrastructure.drivers.os import OsDriver
+driver = OsDriver(parent={str(tmp_path)!r})
+driver.create(lambda line: None)
+driver.run(job_script(["{marker} & {marker}"]), driver.base_env(), lambda data: None, Cancel())
+"""
+    worker = subprocess.Popen([sys.executable, "-c", program])
+    try:
+        deadline = time.monotonic() + 20
+        while len(sleepers(marker)) < 2:
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.05)
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 10
+        while sleepers(marker):
+            assert time.monotonic() < deadline, "the job outlived its worker"
+            time.sleep(0.05)
+    finally:
+        worker.kill()
+        for pid in sleepers(marker):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_exit_statuses_and_signals_pass_through_the_lifeline(driver: OsDriver) -> None:
+    assert run(driver, "exit 7")[0] == 7
+    status, output = run(driver, "echo before", "kill -TERM $$")
+    assert status != 0
+    assert "before" in output
