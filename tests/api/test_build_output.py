@@ -527,6 +527,9 @@ def test_a_client_that_hangs_up_leaves_no_subscription_behind(
 
     with httpx.stream("GET", live + OUTPUT, headers={**alice, **EVENTS}, timeout=20) as response:
         EventReader(response).next()
+        deadline = time.monotonic() + 10  # the server registers on its own time
+        while feed.subscriber_count() != 1 and time.monotonic() < deadline:
+            threading.Event().wait(0.02)
         during = feed.subscriber_count()
     run.write("test.1", "y")  # a write after the hang-up finds the stream gone
 
