@@ -215,8 +215,9 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     try:
         if args.action == "status":
             print("projection\tposition\thead\tlag")
-            for projection in marid.projections.values():
-                s = status(marid.app, projection)
+            rows = [status(marid.app, p) for p in marid.projections.values()]
+            rows.append(marid.webhook_dispatcher.status())
+            for s in rows:
                 print(f"{s.name}\t{s.position}\t{s.head}\t{s.lag}")
         elif args.action == "rebuild":
             if args.name is not None and args.name not in PROJECTIONS:

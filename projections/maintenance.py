@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -197,14 +198,19 @@ class Status:
 
 def status(app: Application[UUID], projection: Projection[View]) -> Status:
     """Where a projection is, the newest notification, and how many of its events wait."""
-    view = projection.view
+    return follower_status(app, projection.name, projection.view, projection.topics)
+
+
+def follower_status(app: Application[UUID], name: str, view: View, topics: Sequence[str]) -> Status:
+    """The same for any follower of the event log with a tracking table (read models, the
+    webhook dispatcher)."""
     position = view.max_tracking_id(app.name) or 0
     head = app.recorder.max_notification_id() or 0
     with view.datastore.transaction(commit=False) as curs:
         curs.execute(
             f"SELECT count(*) AS lag FROM {app.name.lower()}_events "
             "WHERE notification_id > %s AND topic = ANY(%s)",
-            (position, list(projection.topics)),
+            (position, list(topics)),
         )
         row = curs.fetchone()
-    return Status(projection.name, position, head, int(row["lag"]) if row else 0)
+    return Status(name, position, head, int(row["lag"]) if row else 0)

@@ -20,6 +20,7 @@ from infrastructure.settings import Settings
 from infrastructure.webhooks.dispatch import Payloads, WebhookDispatch
 from infrastructure.webhooks.sender import Policy, Sender, Transport
 from infrastructure.webhooks.store import WebhookStore
+from projections.maintenance import Status, follower_status
 from projections.runner import ReadModels, Runner
 
 __all__ = ["Payloads", "WebhookDispatcher"]
@@ -108,6 +109,10 @@ class WebhookDispatcher:
     def stop(self) -> None:
         self.signal_stop()
         self.join()
+
+    def status(self) -> Status:
+        """How far the dispatcher has followed the event log (`marid projections status`)."""
+        return follower_status(self.app, WebhookDispatch.name, self.store, WebhookDispatch.topics)
 
     def last_response(self, webhook_id: int) -> dict[str, Any] | None:
         """`{"code", "duration" (ns), "error", "created_at"}` of the latest attempt, or None."""

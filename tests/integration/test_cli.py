@@ -257,10 +257,11 @@ def test_projections_status_shows_position_and_lag_of_each_projection(cli: Cli) 
     header, *rows = [line.split("\t") for line in out.splitlines()]
     assert header == ["projection", "position", "head", "lag"]
     status = {name: (int(position), int(head), int(lag)) for name, position, head, lag in rows}
-    assert set(status) == set(PROJECTIONS)
+    assert set(status) == {*PROJECTIONS, "webhook_dispatch"}
     position, head, lag = status["users"]
     assert (lag, position == head) == (0, True)
     assert head > 0
+    assert status["webhook_dispatch"][1] == head  # the dispatcher is listed like the others
 
 
 def test_projections_rebuild_rebuilds_every_read_model_while_the_api_runs(
