@@ -46,7 +46,8 @@ def wants_events(request: Req) -> bool:
 def last_event_id(request: Req) -> int:
     """The chunk a reconnecting client saw last (0: start from the beginning)."""
     raw = request.headers.get("last-event-id", "").strip()
-    return int(raw) if raw.isdigit() else 0
+    # ASCII digits only ("²".isdigit() is true), and within a bigint.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else 0
 
 
 def text_response(text: str, range_header: str | None) -> Response[bytes]:

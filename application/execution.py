@@ -65,7 +65,8 @@ class ExecutionCases(CoreApplication):
                 return Outcome(None, [])
             now = self.clock()
             tag_id = None
-            if build.status == "running" and ORPHANED_TAG not in build.tags:
+            expired = build.lease_until is not None and build.lease_until < now
+            if build.status == "running" and expired and ORPHANED_TAG not in build.tags:
                 tag_id = self.ids.next_id("build_tag")
             try:
                 orphaned = build.take(

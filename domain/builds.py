@@ -19,8 +19,6 @@ FINISHED = frozenset(("passed", "passed_with_failures", "failed", "killed", "tim
 TAG_RE = re.compile(r"[\w./-]+")
 TAG_MAX = 255
 ORPHANED_TAG = "orphaned"
-# What a job may end as; `finish_build` also takes these for the build.
-JOB_ENDINGS = FINISHED
 
 
 class LostClaim(DomainError):  # noqa: N818 - a signal to the worker, not a fault
@@ -373,7 +371,7 @@ class Build(Aggregate):
     def finish_job(self, claim: str, job_id: int, status: str, origin: Origin) -> None:
         """End a job (started or not: jobs without commands end without starting)."""
         self._hold(claim)
-        if status not in JOB_ENDINGS:
+        if status not in FINISHED:
             raise ValueError(f"not a final status: {status}")
         if self._job(job_id) in FINISHED:
             raise DomainError(f"job {job_id} has already ended")

@@ -32,7 +32,7 @@ from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 IDLE_TICK = 0.1  # seconds between `on_output(b"")` calls while a job is quiet
-KILL_GRACE = 2.0  # seconds between SIGTERM and SIGKILL when a job is stopped
+KILL_GRACE = 1.0  # seconds between SIGTERM and SIGKILL when a job is stopped
 PATH = "/usr/local/bin:/usr/bin:/bin"
 LANG = "C.UTF-8"
 

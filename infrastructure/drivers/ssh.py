@@ -42,6 +42,9 @@ from infrastructure.drivers.base import (
 )
 
 CHUNK = 32 * 1024
+KEEPALIVE = 15  # seconds between keepalive messages on an idle connection
+EXEC_TIMEOUT = 60.0  # seconds for the driver's own short commands (mktemp, kill, rm)
+PREFETCH_REQUESTS = 16  # SFTP reads in flight when copying a file off the host
 DRAIN_LIMIT = 1.0
 POLICIES = ("reject", "accept-new", "ignore")
 # One job: record the session's process group id (the shell's pid: sshd makes each session
@@ -157,6 +160,8 @@ class SshDriver(Driver):
         except (paramiko.SSHException, OSError) as exc:
             client.close()
             raise DriverError(f"cannot connect to {host}:{port}: {exc}") from None
+        # A host or network that dies silently must show up as an error, not a hang.
+        client.get_transport().set_keepalive(KEEPALIVE)
         return client
 
     def _trust(self, client: Any) -> None:
@@ -177,12 +182,18 @@ class SshDriver(Driver):
 
     def _exec(self, command: str) -> tuple[int, str]:
         """Run a short command of the driver's own; its status and combined output."""
-        channel = self._client.get_transport().open_session()
+        try:
+            channel = self._client.get_transport().open_session(timeout=EXEC_TIMEOUT)
+        except (paramiko.SSHException, OSError) as exc:
+            raise DriverError(f"cannot open a session on {self.address}: {exc}") from None
         try:
             channel.set_combine_stderr(True)
+            channel.settimeout(EXEC_TIMEOUT)
             channel.exec_command(command)
             out = b"".join(iter(lambda: channel.recv(CHUNK), b""))
             return int(channel.recv_exit_status()), out.decode("utf-8", "replace")
+        except (paramiko.SSHException, OSError) as exc:  # socket.timeout is an OSError
+            raise DriverError(f"command on {self.address} failed: {exc}") from None
         finally:
             channel.close()
 
@@ -210,7 +221,8 @@ class SshDriver(Driver):
         if not stat.S_ISREG(attrs.st_mode or 0):
             raise FileNotFoundError(f"{path} is not a regular file")
         with self._sftp.open(path, "rb") as f:
-            f.prefetch(attrs.st_size)
+            # Bounded read-ahead: prefetched data is held in memory until it is read.
+            f.prefetch(attrs.st_size, max_concurrent_requests=PREFETCH_REQUESTS)
             yield iter(lambda: bytes(f.read(CHUNK)), b"")
 
     def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:

@@ -183,15 +183,17 @@ class BuildRun:
         self._command(self.ctx.app.start_job, job.id)
         both = Tee(build_log, job_log)
         try:
-            driver.create(both)
-        except (DriverError, OSError) as exc:
-            both(f"Failed to create driver: {exc}")
-            job_log.close()
-            self._command(self.ctx.app.finish_job, job.id, "failed")
-            return False
-        self._place_objects(driver, both)
-        self._install_keys(driver, both)
-        job_log.close()
+            try:
+                driver.create(both)
+            except (DriverError, OSError) as exc:
+                both(f"Failed to create driver: {exc}")
+                job_log.close()
+                self._command(self.ctx.app.finish_job, job.id, "failed")
+                return False
+            self._place_objects(driver, both)
+            self._install_keys(driver, both)
+        finally:
+            job_log.close()  # what is buffered is kept, whatever went wrong
         if self.cancel.is_set():
             return True  # the caller ends the build with the reason
         self._command(self.ctx.app.finish_job, job.id, "passed")
@@ -216,8 +218,10 @@ class BuildRun:
         if self.cancel.is_set():
             output.close()
             return None
-        self._collect(job, driver, output, build_log)
-        output.close()
+        try:
+            self._collect(job, driver, output, build_log)
+        finally:
+            output.close()
         failed_status = "passed_with_failures" if self._can_fail.get(job.stage) else "failed"
         status = "passed" if code == 0 else failed_status
         self._command(self.ctx.app.finish_job, job.id, status)
@@ -315,12 +319,14 @@ class BuildRun:
     def _keep_lease(self) -> None:
         """Renew the lease every third of it; a kill request or a lost claim stops the run.
 
-        If renewing keeps failing (the database is away) until the lease has run out,
-        another worker may take the build: stop, as if the claim were lost.
+        If renewing keeps failing (the database is away), stop before the lease can run out,
+        as if the claim were lost: after that another worker may take the build, and the two
+        must never run it at once. A renewal counts from when it was sent.
         """
         lease = self.ctx.lease.total_seconds()
         last_ok = time.monotonic()
         while not self._done.wait(lease / 3):
+            sent = time.monotonic()
             try:
                 kill = self.ctx.app.renew_lease(
                     self.build_id, self.plan.claim, self.ctx.lease, self.ctx.origin
@@ -330,11 +336,11 @@ class BuildRun:
                 return
             except Exception:
                 log.exception("renewing the lease of build %s failed", self.build_id)
-                if time.monotonic() - last_ok > lease:
+                if time.monotonic() - last_ok > lease * 2 / 3:
                     self.cancel.set("lost")
                     return
                 continue
-            last_ok = time.monotonic()
+            last_ok = sent
             if kill:
                 self.cancel.set("killed")
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from email.utils import format_datetime, parsedate_to_datetime
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -750,3 +751,12 @@ def test_openapi_lists_the_output_route(client: Client) -> None:
     paths = client.get("/api/schema/openapi.json").json()["paths"]
 
     assert "get" in paths["/api/b/{user}/{number}/jobs/{name}/output"]
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [("", 0), ("12", 12), (" 7 ", 7), ("²", 0), ("-3", 0), ("1" * 19, 0), ("x", 0)],
+)
+def test_a_bad_last_event_id_streams_from_the_start(header: str, expected: int) -> None:
+    request = SimpleNamespace(headers={"last-event-id": header})
+    assert build_output.last_event_id(request) == expected  # type: ignore[arg-type]
