@@ -32,7 +32,7 @@ from api.controllers.variables import VariableController
 from api.controllers.webhooks import WebhookController
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
-from api.ratelimit import RateLimiter, client_of, too_many
+from api.ratelimit import RateLimiter, too_many
 from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
 from infrastructure.bootstrap import Marid
@@ -70,7 +70,7 @@ class MaridAPI(Litestar):
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state["request_id"] = request_id
-        verdict = self.rate_limiter.check(client_of(scope)) if self.rate_limiter.enabled else None
+        verdict = self.rate_limiter.check_request(scope) if self.rate_limiter.enabled else None
         if verdict is not None and not verdict.allowed:
             for message in too_many(verdict, request_id):
                 await send(message)

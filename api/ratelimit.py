@@ -1,8 +1,9 @@
 """Per-client request limits: a fixed window per client, answered with 429 and RateLimit-* headers.
 
 A client is its bearer token when it sends one (so users behind one address do not share a
-budget), else its address. Counting happens in the process: with several API nodes each
-node enforces the limit on its own share of the traffic.
+budget), else its address. Requests with tokens also count against their address with
+`ADDRESS_FACTOR` times the budget, so a stream of made-up tokens gains little. Counting
+happens in the process: with several API nodes each node limits its own share.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import msgspec
 
 WINDOW = 60.0  # seconds
 MESSAGE = "Rate limit exceeded, try again later"
+ADDRESS_FACTOR = 10  # an address's budget for requests with tokens, in client budgets
 
 
 @dataclass
@@ -58,9 +60,11 @@ class RateLimiter:
     def enabled(self) -> bool:
         return self.limit > 0
 
-    def check(self, client: str) -> Verdict:
-        """Count one request of `client` (refused requests count too: a client that keeps
-        hammering stays refused until its window ends)."""
+    def check(self, client: str, limit: int | None = None) -> Verdict:
+        """Count one request of `client` against `limit` (default: the client budget);
+        refused requests count too: a client that keeps hammering stays refused until its
+        window ends."""
+        limit = self.limit if limit is None else limit
         now = self.clock()
         self._prune(now)
         window = self._windows.get(client)
@@ -68,8 +72,19 @@ class RateLimiter:
             window = self._windows[client] = Window(now, 0)
         window.count += 1
         reset = max(1, math.ceil(window.started + WINDOW - now))
-        remaining = max(0, self.limit - window.count)
-        return Verdict(window.count <= self.limit, self.limit, remaining, reset)
+        remaining = max(0, limit - window.count)
+        return Verdict(window.count <= limit, limit, remaining, reset)
+
+    def check_request(self, scope: dict[str, Any]) -> Verdict:
+        """Count a request: a token's requests against their address's larger budget first
+        (a refusal there stops the count, so made-up tokens leave no entries), then
+        against the client."""
+        client = client_of(scope)
+        if client.startswith("token:"):
+            address = self.check("tokens@" + address_of(scope), self.limit * ADDRESS_FACTOR)
+            if not address.allowed:
+                return address
+        return self.check(client)
 
     def _prune(self, now: float) -> None:
         if now < self._next_prune:
@@ -83,6 +98,10 @@ def client_of(scope: dict[str, Any]) -> str:
     for name, value in scope.get("headers", ()):
         if name.lower() == b"authorization" and value:
             return "token:" + hashlib.sha256(value).hexdigest()
+    return address_of(scope)
+
+
+def address_of(scope: dict[str, Any]) -> str:
     peer = scope.get("client")
     return f"addr:{peer[0]}" if peer else "addr:unknown"
 

@@ -108,7 +108,7 @@ class Settings:
     log_level: str = "INFO"
     object_max_size: int = 5 * 1024 * 1024
     image_max_size: int | None = None
-    # Image downloads (and later webhooks) to loopback, private or link-local addresses.
+    # Image downloads and webhook deliveries to loopback, private or link-local addresses.
     allow_private_urls: bool = False
     run_scheduler: bool = True  # fire crons from `Marid.start()`
     # Webhooks: deliver from `Marid.start()` (where the API installs its renderer); tries

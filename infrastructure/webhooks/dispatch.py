@@ -214,7 +214,10 @@ class WebhookDispatch(Projection[WebhookStore]):
             "build.submitted",
             event.namespace_id,
             lambda: self._rendered("builds", tracking, self.payloads.build, event.public_id),
-            lambda c: WebhookStore.put_subject(c, event.originator_id, subject),
+            # A build without a namespace has no webhooks to tell: nothing to remember.
+            (lambda c: WebhookStore.put_subject(c, event.originator_id, subject))
+            if event.namespace_id is not None
+            else (lambda c: None),
         )
 
     @process_event.register

@@ -35,7 +35,11 @@ log = logging.getLogger("marid.webhooks")
 
 RESPONSE_KEPT = 64 * 1024  # bytes of a response body recorded with its attempt
 USER_AGENT = "Djinn-CI-Hook"
-CLAIM_MARGIN = 30.0  # seconds a claim outlives the request timeout
+CLAIM_MARGIN = 30.0  # seconds a claim outlives the longest a request can take
+# httpx applies the timeout to each phase (connect per address, write, read, pool), so a
+# request may take several times it; the claim must outlive that, or a second sender
+# would post the same delivery while the first still waits for its answer.
+TIMEOUT_PHASES = 4
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class Sender:
         """Claim, POST and record one due delivery; False when none is due."""
         lease = f"{self.holder}:{uuid.uuid4().hex}"
         claimed = self.store.claim(
-            lease, self.policy.timeout + CLAIM_MARGIN, self.policy.max_attempts
+            lease, TIMEOUT_PHASES * self.policy.timeout + CLAIM_MARGIN, self.policy.max_attempts
         )
         if claimed is None:
             return False
@@ -155,7 +159,12 @@ class Sender:
         else:
             status = "pending"
         retry_in = self.policy.retry_in(claimed.attempt) if status == "pending" else 0.0
-        self.store.record(claimed, attempt, status, retry_in)
+        if not self.store.record(claimed, attempt, status, retry_in):
+            log.warning(
+                "delivery %s: dropped (webhook deleted or deactivated) or claimed again before "
+                "its attempt was recorded",
+                claimed.id,
+            )
         return True
 
     def post(self, claimed: Claimed) -> tuple[Attempt, bool]:

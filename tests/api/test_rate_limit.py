@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
-from api.ratelimit import RateLimiter, client_of
+from api.ratelimit import ADDRESS_FACTOR, RateLimiter, client_of
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings, SettingsError
 from tests.conftest import Users
@@ -97,3 +97,19 @@ def test_no_limit_when_turned_off(marid: Marid, settings: Settings, users: Users
         answers = [client.get("/api/user", headers=alice) for _ in range(5)]
     assert {r.status_code for r in answers} == {200}
     assert "ratelimit-limit" not in answers[0].headers
+
+
+def test_made_up_tokens_share_their_address_budget() -> None:
+    clock = Clock()
+    limiter = RateLimiter(2, clock)
+
+    def request(token: str) -> bool:
+        headers = [(b"authorization", f"Bearer {token}".encode())]
+        return limiter.check_request({"headers": headers, "client": ("10.0.0.9", 1)}).allowed
+
+    assert all(request(f"made-up-{i}") for i in range(2 * ADDRESS_FACTOR))
+    assert not request("one-more")
+    assert len(limiter._windows) == 2 * ADDRESS_FACTOR + 1  # bounded: the refusal added none
+    other = {"headers": [(b"authorization", b"Bearer x")], "client": ("10.0.0.10", 1)}
+    assert limiter.check_request(other).allowed  # another address is not affected
+    assert limiter.check_request({"headers": [], "client": ("10.0.0.9", 1)}).allowed  # anonymous
