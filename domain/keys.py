@@ -12,7 +12,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_ssh_private_key,
@@ -21,6 +21,15 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Errors, NotFoundError
 from domain.identity import aggregate_id
+from domain.key_formats import (
+    REFUSED_PKCS8_ALGORITHMS,
+    DerError,
+    dsa_pem_problem,
+    openssh_header,
+    pem_body,
+    pem_is_encrypted,
+    pkcs8_algorithm,
+)
 from domain.origin import Origin
 
 NO_KEY = "ssh: no key found"
@@ -29,16 +38,13 @@ BAD_OPENSSH = "ssh: invalid openssh private key format"
 BAD_PEM = "ssh: malformed private key"
 
 OPENSSH = "OPENSSH PRIVATE KEY"
-PEM_TYPES = frozenset({"RSA PRIVATE KEY", "EC PRIVATE KEY", "DSA PRIVATE KEY", "PRIVATE KEY"})
+DSA_PEM = "DSA PRIVATE KEY"
+PEM_TYPES = frozenset({"RSA PRIVATE KEY", "EC PRIVATE KEY", "PRIVATE KEY"})
 # A PKCS #8 key sealed with a passphrase; Go calls it an unsupported type, which tells a
 # user less than the truth.
 ENCRYPTED_PKCS8 = "ENCRYPTED PRIVATE KEY"
-SSH_KEY_TYPES = (
-    rsa.RSAPrivateKey,
-    ec.EllipticCurvePrivateKey,
-    ed25519.Ed25519PrivateKey,
-    dsa.DSAPrivateKey,
-)
+# DSA keys are recognised without loading them (see domain/key_formats.py).
+SSH_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey)
 
 # The start of the first PEM block: Go's pem.Decode finds it anywhere, and so do we.
 PEM_BEGIN = re.compile(r"-----BEGIN ([^\n-]{1,64})-----\n")
@@ -57,11 +63,35 @@ def key_problem(text: str) -> str | None:
     block, kind = block_and_kind
     if kind == ENCRYPTED_PKCS8:
         return PROTECTED
+    if kind not in PEM_TYPES | {OPENSSH, DSA_PEM}:
+        return f'ssh: unsupported key type "{kind}"'
+    if pem_is_encrypted(block):
+        return PROTECTED
+    try:
+        body = pem_body(block)
+    except DerError:
+        return BAD_OPENSSH if kind == OPENSSH else BAD_PEM
     if kind == OPENSSH:
-        return _loading_problem(lambda: load_ssh_private_key(block, password=None), BAD_OPENSSH)
-    if kind in PEM_TYPES:
-        return _loading_problem(lambda: load_pem_private_key(block, password=None), BAD_PEM)
-    return f'ssh: unsupported key type "{kind}"'
+        return _openssh_problem(block, body)
+    if kind == DSA_PEM:
+        return dsa_pem_problem(body)
+    algorithm = pkcs8_algorithm(body) if kind == "PRIVATE KEY" else None
+    if algorithm in REFUSED_PKCS8_ALGORITHMS:
+        return f"x509: PKCS#8 wrapping contained private key with unknown algorithm: {algorithm}"
+    return _loading_problem(lambda: load_pem_private_key(block, password=None), BAD_PEM)
+
+
+def _openssh_problem(block: bytes, body: bytes) -> str | None:
+    """Go refuses DSA in the OpenSSH format; the others are loaded to be checked."""
+    header = openssh_header(body)
+    if header is None:
+        return BAD_OPENSSH
+    cipher, key_type = header
+    if cipher != "none":
+        return PROTECTED
+    if key_type == "ssh-dss":
+        return "ssh: unhandled key type"
+    return _loading_problem(lambda: load_ssh_private_key(block, password=None), BAD_OPENSSH)
 
 
 def first_pem_block(text: str) -> tuple[bytes, str] | None:
