@@ -5,19 +5,39 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean sshd
+.PHONY: run test lint typecheck unit bench clean sshd lock
+
+# Installs come from the lock files (exact versions with hashes), so that a release
+# upstream never changes what a clean clone installs; `make lock` moves them on purpose.
+# marid itself is installed without build isolation: its build backend is locked too.
+LOCK := requirements.lock
+DEV_LOCK := requirements-dev.lock
+PIP_INSTALL := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# `make lock` moves every pin to the newest release pyproject.toml allows; after adding a
+# dependency, `make lock LOCK_UPGRADE=` pins just what is new and keeps the other pins.
+LOCK_UPGRADE ?= --upgrade
+# For the oldest Python marid supports; the lock holds markers for the newer ones.
+UV_COMPILE := $(BIN)/uv pip compile pyproject.toml --quiet --universal --python-version 3.11 \
+	--generate-hashes --extra build $(LOCK_UPGRADE) --custom-compile-command 'make lock'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r $(LOCK)
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e ".[dev]"
+$(DEV_STAMP): $(DEV_LOCK) pyproject.toml | $(BIN)/python
+	$(PIP_INSTALL) --require-hashes -r $(DEV_LOCK)
+	$(PIP_INSTALL) --no-deps --no-build-isolation -e .
 	touch $(STAMP) $@
+
+# Resolve pyproject.toml's dependencies into the lock files (the runtime lock is held to
+# the dev lock's versions, so `make run` and `make test` run the same code).
+lock: $(DEV_STAMP)
+	$(UV_COMPILE) --extra dev -o $(DEV_LOCK)
+	$(UV_COMPILE) -c $(DEV_LOCK) -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/marid serve
