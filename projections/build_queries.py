@@ -47,17 +47,21 @@ _BUILD_COLS = (
 _ENDED = ", ".join(f"'{status}'" for status in sorted(FINISHED))
 
 
-def output_of(alias: str, build_id: str, job_id: str) -> str:
+def output_of(alias: str, build_id: str, job_id: str | None) -> str:
     """SQL for the `output` of a build or job: its whole log once it has ended, else NULL.
 
     The log is `marid_build_output` (infrastructure/build_logs.py), which the worker fills
-    while it runs; the reference's `output` is only written on completion. NULL as well
+    while it runs; the reference's `output` is only written on completion. A job's output
+    is its own chunks (`job_id`); a build's (`job_id` None) is every chunk of the build,
+    its own lines and each job's output, in the order written (`seq`), which the worker
+    keeps in run order. One range of the table's primary key either way. NULL as well
     when nothing was ever written.
     """
+    job = "" if job_id is None else f" AND o.job_id = {job_id}"
     return (
         f"CASE WHEN {alias}.status IN ({_ENDED}) THEN (SELECT string_agg(o.data, '' "
-        f"ORDER BY o.seq) FROM marid_build_output o WHERE o.build_id = {build_id} "
-        f"AND o.job_id = {job_id}) END AS output"
+        f"ORDER BY o.seq) FROM marid_build_output o WHERE o.build_id = {build_id}{job}) "
+        "END AS output"
     )
 
 
@@ -69,7 +73,7 @@ _JOB_COLS = (
 SELECT = (
     "SELECT "
     + ", ".join(f"b.{c}" for c in _BUILD_COLS)
-    + f", {output_of('b', 'b.id', '0')}"
+    + f", {output_of('b', 'b.id', None)}"
     + ", ARRAY(SELECT t.name FROM build_tags t WHERE t.build_id = b.id "
     'ORDER BY t.name COLLATE "C") AS tags, '
     + ", ".join(f"n.{c} AS n_{c}" for c in _NS_COLS)

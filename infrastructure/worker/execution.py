@@ -29,7 +29,7 @@ from application.ports import BlobStore
 from domain.builds import artifact_blob_key
 from domain.origin import Origin
 from infrastructure.drivers import Cancel, Driver, DriverError, DriverFactory, job_script
-from infrastructure.worker.output import LogStream, OutputStore, Tee
+from infrastructure.worker.output import LogStream, OutputStore, Turn
 
 log = logging.getLogger("marid.worker")
 T = TypeVar("T")
@@ -96,6 +96,7 @@ class BuildRun:
         self.status: str | None = None  # the status it finished with; None if abandoned
         self._done = threading.Event()
         self._secrets = plan.masked_values
+        self._turn = Turn()  # the build's streams in the order written: its log
         self._can_fail = {s["name"]: bool(s["can_fail"]) for s in plan.stages}
 
     @property
@@ -160,7 +161,7 @@ class BuildRun:
 
     def _run(self, driver: Driver, build_log: LogStream) -> str:
         setup, *jobs = self.plan.jobs
-        if not self._setup(setup, driver, build_log):
+        if not self._setup(setup, driver):
             return "failed"
         env = self._env(driver)
         status = "passed"
@@ -177,21 +178,21 @@ class BuildRun:
                     status = result
         return status
 
-    def _setup(self, job: RunJob, driver: Driver, build_log: LogStream) -> bool:
-        """`create-driver`: make the environment, place objects and keys."""
+    def _setup(self, job: RunJob, driver: Driver) -> bool:
+        """`create-driver`: make the environment, place objects and keys (its lines are the
+        start of the build's log too)."""
         job_log = self._stream(job.id)
         self._command(self.ctx.app.start_job, job.id)
-        both = Tee(build_log, job_log)
         try:
             try:
-                driver.create(both)
+                driver.create(job_log.line)
             except (DriverError, OSError) as exc:
-                both(f"Failed to create driver: {exc}")
+                job_log.line(f"Failed to create driver: {exc}")
                 job_log.close()
                 self._command(self.ctx.app.finish_job, job.id, "failed")
                 return False
-            self._place_objects(driver, both)
-            self._install_keys(driver, both)
+            self._place_objects(driver, job_log.line)
+            self._install_keys(driver, job_log.line)
         finally:
             job_log.close()  # what is buffered is kept, whatever went wrong
         if self.cancel.is_set():
@@ -215,6 +216,7 @@ class BuildRun:
             log.warning("build %s job %s: driver error: %s", self.build_id, job.name, exc)
             output.line(f"Driver error: {exc}")
             code = -1
+        output.end_of_input()  # before any line of marid's in the build's log
         if self.cancel.is_set():
             output.close()
             return None
@@ -351,6 +353,7 @@ class BuildRun:
             job_id,
             self._secrets,
             muted=lambda: self.cancel.reason in ABANDONED,
+            turn=self._turn,
         )
 
 

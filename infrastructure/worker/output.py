@@ -6,6 +6,11 @@ appended to `marid_build_output` in chunks: at once when the last append is olde
 `FLUSH_INTERVAL`, else with the next write or tick (drivers tick every 0.1 s while a job
 is quiet). Readers following a job therefore see its output within a fraction of a second,
 and a chatty job costs a few appends per second, not one per line.
+
+A build's log is every chunk of its streams (the build's own lines, job 0, and each
+job's output) in `seq` order. The streams of one build share a `Turn`: a stream about to
+take text first stores what another one holds, so chunks are stored in the order the text
+was written and the build's log reads in run order without being stored twice.
 """
 
 from __future__ import annotations
@@ -25,6 +30,19 @@ class OutputStore(Protocol):
     def append(self, build_id: int, job_id: int, text: str) -> int: ...
 
 
+class Turn:
+    """Whose text a build's log holds last: the streams of one build take turns."""
+
+    def __init__(self) -> None:
+        self.holder: LogStream | None = None
+
+    def take(self, stream: LogStream) -> None:
+        """`stream` writes next: store what the previous writer still buffers first."""
+        if self.holder is not None and self.holder is not stream:
+            self.holder.flush()
+        self.holder = stream
+
+
 class LogStream:
     """The output of one job (or the build-level log, job 0) of one build."""
 
@@ -36,11 +54,13 @@ class LogStream:
         secrets: Iterable[str],
         *,
         muted: Callable[[], bool] = lambda: False,
+        turn: Turn | None = None,
     ) -> None:
         self.store = store
         self.build_id = build_id
         self.job_id = job_id
         self._muted = muted  # once true (the build was lost), nothing more is stored
+        self._turn = turn or Turn()
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._masker = Masker(secrets)
         self._buffer: list[str] = []
@@ -59,13 +79,18 @@ class LogStream:
         self._add(self._masker.feed(text + "\n"))
         self._flush_if_due()
 
+    def end_of_input(self) -> None:
+        """The job's own output is over (marid's notices may follow): release what the
+        decoder and the masker held back, so it is stored before anything written later."""
+        rest = self._decoder.decode(b"", final=True)
+        self._add(self._masker.feed(rest) + self._masker.flush())
+
     def close(self) -> None:
-        """The end of the log: release what the decoder and the masker held back."""
+        """The end of the log: release what is held back and store everything."""
         if self._closed:
             return
         self._closed = True
-        rest = self._decoder.decode(b"", final=True)
-        self._add(self._masker.feed(rest) + self._masker.flush())
+        self.end_of_input()
         self.flush()
 
     def flush(self) -> None:
@@ -78,6 +103,7 @@ class LogStream:
 
     def _add(self, text: str) -> None:
         if text:
+            self._turn.take(self)
             self._buffer.append(text)
             self._size += len(text)
 
@@ -86,14 +112,3 @@ class LogStream:
             return
         if self._size >= MAX_BUFFER or time.monotonic() - self._last >= FLUSH_INTERVAL:
             self.flush()
-
-
-class Tee:
-    """Lines for two logs at once (setup lines go to the build log and `create-driver`)."""
-
-    def __init__(self, *streams: LogStream) -> None:
-        self.streams = streams
-
-    def __call__(self, text: str) -> None:
-        for stream in self.streams:
-            stream.line(text)

@@ -150,7 +150,7 @@ def test_a_finished_build_shows_its_times_statuses_and_output(
     jobs = client.get("/api/b/alice/1/jobs", headers=alice).json()
 
     assert got["status"] == "passed"
-    assert got["output"] == "driver ready\n"
+    assert got["output"] == "driver ready\n" + "".join(f"$ {j['name']}\n" for j in jobs)
     assert RFC3339_Z.match(got["started_at"])
     assert RFC3339_Z.match(got["finished_at"])
     assert got["started_at"] <= got["finished_at"]

@@ -7,7 +7,7 @@ import time
 import pytest
 
 import infrastructure.worker.output as output
-from infrastructure.worker.output import LogStream, Tee
+from infrastructure.worker.output import LogStream, Turn
 
 
 class FakeStore:
@@ -90,13 +90,38 @@ def test_a_muted_stream_stores_nothing() -> None:
     assert store.text() == "before\n"
 
 
-def test_tee_writes_a_masked_line_to_each_log() -> None:
+def test_streams_taking_turns_store_their_text_in_the_order_written() -> None:
     store = FakeStore()
-    build_log = LogStream(store, 1, 0, ["s3cr3t"])
-    job_log = LogStream(store, 1, 5, ["s3cr3t"])
+    turn = Turn()
+    build_log = LogStream(store, 1, 0, [], turn=turn)
+    job_log = LogStream(store, 1, 5, [], turn=turn)
 
-    Tee(build_log, job_log)("placed s3cr3t")
-    build_log.close()
+    build_log.line("Running job test...")  # within the flush interval: still buffered
+    job_log.write(b"+ make\n")
+    build_log.line("Job test passed")
     job_log.close()
+    build_log.close()
 
-    assert store.chunks == [(1, 0, "placed xxxxxx\n"), (1, 5, "placed xxxxxx\n")]
+    assert store.chunks == [
+        (1, 0, "Running job test...\n"),
+        (1, 5, "+ make\n"),
+        (1, 0, "Job test passed\n"),
+    ]
+
+
+def test_the_end_of_a_jobs_input_releases_what_the_masker_held_back() -> None:
+    store = FakeStore()
+    turn = Turn()
+    build_log = LogStream(store, 1, 0, ["hunter2-password"], turn=turn)
+    job_log = LogStream(store, 1, 5, ["hunter2-password"], turn=turn)
+
+    job_log.write(b"no newline, then hunter")  # a possible secret's start is held back
+    job_log.end_of_input()
+    build_log.line("Job test passed")
+    job_log.close()
+    build_log.close()
+
+    assert "".join(text for _, _, text in store.chunks) == (
+        "no newline, then hunter" + "Job test passed\n"
+    )
+    assert [job for _, job, _ in store.chunks] == [5, 0]
