@@ -15,8 +15,10 @@ import yaml
 
 from domain.errors import ValidationError
 
+# The keys each driver requires. Djinn also requires docker's `workspace`; marid defaults
+# it to /workspace, so that `driver: {type: docker, image: ...}` is enough.
 DRIVER_KEYS: dict[str, tuple[str, ...]] = {
-    "docker": ("image", "workspace"),
+    "docker": ("image",),
     "qemu": ("image",),
     "ssh": ("address",),
     "os": (),

@@ -100,8 +100,7 @@ def test_driver_is_required() -> None:
 @pytest.mark.parametrize(
     ("driver", "missing"),
     [
-        ("type: docker", ["image", "workspace"]),
-        ("type: docker\n  image: x", ["workspace"]),
+        ("type: docker", ["image"]),
         ("type: qemu", ["image"]),
         ("type: ssh", ["address"]),
     ],
@@ -116,6 +115,12 @@ def test_each_driver_requires_its_keys(driver: str, missing: list[str]) -> None:
 
 def test_os_driver_needs_no_keys() -> None:
     assert Manifest.parse("driver:\n  type: os\n").driver_type == "os"
+
+
+def test_docker_workspace_is_optional() -> None:
+    manifest = Manifest.parse("driver:\n  type: docker\n  image: busybox\n")
+
+    assert dict(manifest.driver) == {"type": "docker", "image": "busybox"}
 
 
 def test_a_driver_not_enabled_on_the_server_is_refused() -> None:
@@ -148,7 +153,6 @@ extra: 1
 """
     assert problems(text) == [
         "Build manifest, driver docker requires image",
-        "Build manifest, driver docker requires workspace",
         'Build manifest, env item 1 must be KEY=value with a valid key, not "NOEQUALS"',
         'Build manifest, env item 2 must be KEY=value with a valid key, not "1BAD=x"',
         'Build manifest, allow_failures stage "deploy" is not in stages',
