@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -83,6 +83,35 @@ def _duration(env: Mapping[str, str], key: str, default: timedelta) -> timedelta
         raise SettingsError(f"{key}: {exc}") from None
 
 
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+
+
+def _size(env: Mapping[str, str], key: str, default: int | None) -> int | None:
+    """Bytes as `512m`, `2g`, `1048576` (Docker's units); 0 is None (no limit)."""
+    raw = (env.get(key) or "").strip().lower()
+    if not raw:
+        return default
+    match = re.fullmatch(r"(\d+)([bkmg]?)", raw)
+    if match is None:
+        raise SettingsError(f"{key} must be a size like 512m or 2g, not {raw!r}")
+    value = int(match[1]) * _SIZE_UNITS[match[2]]
+    return value or None
+
+
+def _limit(env: Mapping[str, str], key: str, default: float | None) -> float | None:
+    """A positive number, or 0 for None (no limit)."""
+    raw = (env.get(key) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key} must be a number, not {raw!r}") from None
+    if value < 0 or value == float("inf") or value != value:
+        raise SettingsError(f"{key} must be a positive number or 0, not {raw!r}")
+    return value or None
+
+
 def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
     raw = (env.get(key) or choices[0]).strip().lower()
     if raw not in choices:
@@ -129,17 +158,35 @@ class Settings:
     ssh_key: str | None = None
     ssh_known_hosts: str | None = None  # None: ~/.ssh/known_hosts
     ssh_host_key_policy: str = "reject"  # or accept-new, ignore
+    # The docker driver, per container: memory in bytes, CPUs, processes (None: no limit),
+    # and the network mode (None: Docker's default bridge).
+    docker_memory: int | None = 2 * 1024**3
+    docker_cpus: float | None = None
+    docker_pids: int | None = 1024
+    docker_network: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls,
+        env: Mapping[str, str] | None = None,
+        docker_answers: Callable[[Mapping[str, str]], bool] | None = None,
+    ) -> Settings:
+        """`docker_answers` tells whether a Docker daemon answers (default: ask it), which
+        the default `MARID_DRIVERS` depends on."""
         env = os.environ if env is None else env
-        drivers = tuple(d.strip() for d in env.get("MARID_DRIVERS", "os").split(",") if d.strip())
+        drivers = tuple(d.strip() for d in env.get("MARID_DRIVERS", "").split(",") if d.strip())
+        if not drivers:
+            if docker_answers is None:
+                from infrastructure.drivers.docker import daemon_answers
+
+                docker_answers = daemon_answers
+            drivers = ("os", "docker") if docker_answers(env) else ("os",)
         return cls(
             database_url=env.get("MARID_DATABASE_URL") or None,
             data_dir=Path(env.get("MARID_DATA_DIR") or "var"),
             secret_key=env.get("MARID_SECRET_KEY") or None,
             api_url=(env.get("MARID_API_URL") or "").rstrip("/") or None,
-            drivers=drivers or ("os",),
+            drivers=drivers,
             max_body_size=_int(env, "MARID_MAX_BODY_SIZE", DEFAULT_MAX_BODY),
             run_projections=_flag(env, "MARID_RUN_PROJECTIONS", True),
             pool_size=_int(env, "MARID_DB_POOL_SIZE", 10),
@@ -165,4 +212,8 @@ class Settings:
             ssh_host_key_policy=_choice(
                 env, "MARID_SSH_HOST_KEY_POLICY", ("reject", "accept-new", "ignore")
             ),
+            docker_memory=_size(env, "MARID_DOCKER_MEMORY", 2 * 1024**3),
+            docker_cpus=_limit(env, "MARID_DOCKER_CPUS", None),
+            docker_pids=_count(env, "MARID_DOCKER_PIDS", 1024) or None,
+            docker_network=(env.get("MARID_DOCKER_NETWORK") or "").strip() or None,
         )

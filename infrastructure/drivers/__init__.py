@@ -1,14 +1,19 @@
 """Build drivers by name: the worker makes one driver per build from its manifest's `driver`.
 
 The names are those of `MARID_DRIVERS` and the manifest's `driver.type`. A worker runs the
-enabled drivers it implements; `docker` and `qemu` can be added here later (see `base`).
+enabled drivers it implements; `qemu` can be added here later (see `base`). A factory may
+also have `remove_leftovers()`: the worker calls it on every sweep (the docker driver's
+removes what dead workers left in Docker).
 """
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Callable, Mapping
 
 from infrastructure.drivers.base import Cancel, Driver, DriverError, job_script
+from infrastructure.drivers.docker import DockerDriver, DockerOptions, Leftovers
 from infrastructure.drivers.os import OsDriver
 from infrastructure.drivers.ssh import SshDriver, SshOptions
 from infrastructure.settings import Settings
@@ -16,15 +21,17 @@ from infrastructure.settings import Settings
 __all__ = [
     "IMPLEMENTED",
     "Cancel",
+    "DockerFactory",
     "Driver",
     "DriverError",
     "DriverFactory",
+    "describe",
     "factories",
     "job_script",
 ]
 
 DriverFactory = Callable[[Mapping[str, str]], Driver]
-IMPLEMENTED = ("os", "ssh")
+IMPLEMENTED = ("os", "ssh", "docker")
 
 
 def factories(settings: Settings, names: tuple[str, ...] | None = None) -> dict[str, DriverFactory]:
@@ -39,6 +46,51 @@ def factories(settings: Settings, names: tuple[str, ...] | None = None) -> dict[
     made: dict[str, DriverFactory] = {
         "os": lambda config: OsDriver(config),
         "ssh": lambda config: SshDriver(config, ssh),
+        "docker": DockerFactory(docker_options(settings)),
     }
     wanted = settings.drivers if names is None else names
     return {name: made[name] for name in wanted if name in made}
+
+
+def docker_options(settings: Settings) -> DockerOptions:
+    return DockerOptions(
+        memory=settings.docker_memory,
+        cpus=settings.docker_cpus,
+        pids=settings.docker_pids,
+        network=settings.docker_network,
+    )
+
+
+class DockerFactory:
+    """Docker drivers with this worker's limits; cleans up after dead workers."""
+
+    def __init__(self, options: DockerOptions) -> None:
+        self.options = options
+        self.remove_leftovers = Leftovers()
+
+    def __call__(self, config: Mapping[str, str]) -> Driver:
+        return DockerDriver(config, self.options)
+
+
+def describe(settings: Settings, names: tuple[str, ...]) -> list[str]:
+    """One line per driver in `names`: how it runs builds (for banners)."""
+    lines = []
+    for name in names:
+        if name == "docker":
+            o = docker_options(settings)
+            limits = ", ".join(
+                f"{what} {value}"
+                for what, value in (
+                    ("memory", f"{o.memory // 1024**2}m" if o.memory else "unlimited"),
+                    ("cpus", o.cpus or "unlimited"),
+                    ("pids", o.pids or "unlimited"),
+                    ("network", o.network or "default bridge"),
+                )
+            )
+            host = os.environ.get("DOCKER_HOST") or "the default socket"
+            lines.append(f"docker: a container per job, through {host} ({limits})")
+        elif name == "os":
+            lines.append(f"os: jobs run on this host as user {getpass.getuser()}")
+        elif name == "ssh":
+            lines.append(f"ssh: jobs run on the manifest's host as {settings.ssh_user}")
+    return lines

@@ -213,6 +213,10 @@ class Worker:
             self._try(build_id)
 
     def _sweep(self) -> None:
+        for factory in self.drivers.values():  # e.g. containers of dead workers (docker)
+            remove_leftovers = getattr(factory, "remove_leftovers", None)
+            if remove_leftovers is not None:
+                remove_leftovers()
         free = self._free()
         if free <= 0:
             return

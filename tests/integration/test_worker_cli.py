@@ -18,7 +18,7 @@ from ops.cli import main
         (["--lease", "0s"], "argument --lease: duration must be positive: '0s'"),
         (["--parallelism", "0"], "argument --parallelism: must be at least 1, not 0"),
         (["--parallelism", "two"], "argument --parallelism: not a whole number: 'two'"),
-        (["--driver", "docker"], "no such driver: docker (one of os, ssh)"),
+        (["--driver", "qemu"], "no such driver: qemu (one of os, ssh, docker)"),
     ],
 )
 def test_bad_worker_arguments_are_one_line_and_exit_2(
@@ -34,13 +34,15 @@ def test_bad_worker_arguments_are_one_line_and_exit_2(
 def test_a_worker_needs_a_driver_it_implements(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MARID_DRIVERS", "docker,qemu-x86_64")
+    monkeypatch.setenv("MARID_DRIVERS", "qemu-x86_64")
 
     with pytest.raises(SystemExit) as exited:
         main(["worker"])
 
     assert exited.value.code == 2
-    assert "MARID_DRIVERS enables no driver a worker runs (os, ssh)" in capsys.readouterr().err
+    assert "MARID_DRIVERS enables no driver a worker runs (os, ssh, docker)" in (
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,3 +99,49 @@ def test_worker_settings_have_defaults_and_read_the_environment() -> None:
 def test_bad_worker_settings_are_refused(key: str, value: str) -> None:
     with pytest.raises(SettingsError, match=key):
         Settings.from_env({key: value})
+
+
+@pytest.mark.parametrize(("answers", "drivers"), [(True, ("os", "docker")), (False, ("os",))])
+def test_drivers_default_to_os_plus_docker_when_a_docker_daemon_answers(
+    answers: bool, drivers: tuple[str, ...]
+) -> None:
+    assert Settings.from_env({}, docker_answers=lambda env: answers).drivers == drivers
+    assert Settings.from_env({"MARID_DRIVERS": "ssh"}, docker_answers=lambda env: True).drivers == (
+        "ssh",
+    )
+
+
+def test_docker_limits_have_defaults_and_read_the_environment() -> None:
+    default = Settings.from_env({}, docker_answers=lambda env: False)
+    configured = Settings.from_env(
+        {
+            "MARID_DOCKER_MEMORY": "512m",
+            "MARID_DOCKER_CPUS": "1.5",
+            "MARID_DOCKER_PIDS": "100",
+            "MARID_DOCKER_NETWORK": "none",
+        },
+        docker_answers=lambda env: False,
+    )
+    unlimited = Settings.from_env(
+        {"MARID_DOCKER_MEMORY": "0", "MARID_DOCKER_CPUS": "0", "MARID_DOCKER_PIDS": "0"},
+        docker_answers=lambda env: False,
+    )
+
+    assert (default.docker_memory, default.docker_cpus, default.docker_pids) == (
+        2 << 30,
+        None,
+        1024,
+    )
+    assert default.docker_network is None  # Docker's default bridge
+    assert (configured.docker_memory, configured.docker_cpus) == (512 << 20, 1.5)
+    assert (configured.docker_pids, configured.docker_network) == (100, "none")
+    assert (unlimited.docker_memory, unlimited.docker_cpus, unlimited.docker_pids) == (None,) * 3
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("MARID_DOCKER_MEMORY", "lots"), ("MARID_DOCKER_CPUS", "-1"), ("MARID_DOCKER_PIDS", "x")],
+)
+def test_bad_docker_settings_are_refused(key: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=key):
+        Settings.from_env({key: value, "MARID_DRIVERS": "os"})

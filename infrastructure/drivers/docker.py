@@ -1,0 +1,433 @@
+"""The `docker` driver: every job in a fresh container of the build's image.
+
+Through the Docker Engine API (Docker's SDK; `DOCKER_HOST` or the default socket). A build
+gets two volumes, one mounted at the manifest's `workspace` (default `/workspace`) and one
+at `/root` (HOME of the image's root user, where SSH keys go, as in Djinn), so that what a
+job leaves there is there for the next job. Each job runs in a new container of `image`,
+started in the workspace, with the build's variables as its environment (over the image's
+own, so its PATH stays) and its script at `/.marid/job.sh`, run by `/bin/sh`. Files are
+placed into the volumes through a container that is created but never started; artifacts
+are copied out of the job's container once it has exited (paths relative to the
+workspace, or absolute anywhere in the container).
+
+Containers get the configured limits (memory, CPUs, pids), `no-new-privileges`, and no
+host mounts but the build's volumes. Everything the driver makes carries the label
+`marid.owner` (host, pid and start time of the worker process): `destroy` removes it all,
+and `remove_leftovers` removes what a worker that died left (the worker calls it on every
+sweep, so a restarted worker or any other on the same host cleans up).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import posixpath
+import queue
+import secrets
+import shutil
+import socket
+import tarfile
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import docker
+from docker.errors import DockerException, NotFound
+from docker.types import Mount
+from docker.utils import parse_repository_tag
+
+from infrastructure.drivers.base import (
+    IDLE_TICK,
+    KILL_GRACE,
+    Cancel,
+    Driver,
+    DriverError,
+    Log,
+    OnOutput,
+)
+
+log = logging.getLogger("marid.worker")
+DEFAULT_WORKSPACE = "/workspace"
+HOME = "/root"
+SCRIPT = "/.marid/job.sh"
+OWNER = "marid.owner"  # the label on everything the driver makes
+CHUNK = 64 * 1024
+SPOOL = 8 * 1024 * 1024  # bytes of a placed file held in memory before a temp file
+STOP_LIMIT = 10.0  # seconds a killed container may take to end before the job is given up
+# Go's os.FileMode type bits, as the archive API reports them: dir, symlink, device,
+# named pipe, socket, char device, irregular.
+NOT_REGULAR = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
+SYMLINK = 1 << 27
+Errors = (DockerException, OSError)  # requests' errors are OSErrors
+
+
+@dataclass(frozen=True)
+class DockerOptions:
+    """Per-container limits and the network; None means Docker's default (no limit)."""
+
+    memory: int | None = 2 * 1024**3  # bytes
+    cpus: float | None = None
+    pids: int | None = 1024
+    network: str | None = None  # None: Docker's default bridge
+    api_timeout: float = 120.0  # seconds for one Engine API call (a pull may be slow)
+
+
+def connect(timeout: float = 120.0, env: Mapping[str, str] | None = None) -> Any:
+    """A client for the daemon of `DOCKER_HOST` (default socket when unset)."""
+    return docker.from_env(timeout=int(timeout), environment=env)
+
+
+def daemon_answers(env: Mapping[str, str] | None = None) -> bool:
+    """Whether a Docker daemon answers at `DOCKER_HOST` or the default socket."""
+    try:
+        client = connect(2, env)
+    except Errors:
+        return False
+    try:
+        return bool(client.ping())
+    except Errors:
+        return False
+    finally:
+        client.close()
+
+
+def _explain(exc: BaseException) -> str:
+    return str(getattr(exc, "explanation", None) or exc)
+
+
+class DockerDriver(Driver):
+    name = "docker"
+
+    def __init__(self, config: Mapping[str, str], options: DockerOptions) -> None:
+        self.image = config.get("image", "")
+        self._workspace = posixpath.normpath(config.get("workspace") or DEFAULT_WORKSPACE)
+        self.options = options
+        self._client: Any = None
+        self._labels = {OWNER: process_owner()}
+        self._mounts: list[Mount] = []
+        self._volumes: list[str] = []
+        self._containers: list[Any] = []  # made and not yet removed, oldest first
+        self._current: Any = None  # files go in and out through it: setup's, then the job's
+
+    @property
+    def workspace(self) -> str:
+        return self._workspace
+
+    @property
+    def home(self) -> str:
+        return HOME
+
+    def base_env(self) -> dict[str, str]:
+        return {}  # the image's environment (PATH, HOME, ...) is the base
+
+    def create(self, log: Log) -> None:
+        log(f"Running with docker driver, image {self.image}...")
+        if not self.image:
+            raise DriverError("the docker driver needs an image")
+        if not posixpath.isabs(self.workspace) or self.workspace == "/":
+            raise DriverError(f"workspace must be an absolute directory, not {self.workspace!r}")
+        try:
+            self._client = connect(self.options.api_timeout)
+            self._ensure_image(log)
+            token = secrets.token_hex(6)
+            places = [("workspace", self.workspace)]
+            if self.workspace != HOME:
+                places.append(("home", HOME))
+            for kind, target in places:
+                volume = self._client.volumes.create(
+                    name=f"marid-{token}-{kind}", labels=self._labels
+                )
+                self._volumes.append(volume.name)
+                self._mounts.append(Mount(target, volume.name, type="volume"))
+            self._current = self._container(["/bin/true"], {})
+        except DriverError:
+            raise
+        except Errors as exc:
+            raise DriverError(f"docker: {_explain(exc)}") from None
+        log(f"Created volume {self._volumes[0]} for workspace {self.workspace}")
+
+    def _ensure_image(self, log: Log) -> None:
+        try:
+            self._client.images.get(self.image)
+            return
+        except NotFound:
+            pass
+        log(f"Pulling image {self.image}...")
+        repository, tag = parse_repository_tag(self.image)
+        try:
+            self._client.images.pull(repository, tag=tag or "latest")
+        except Errors as exc:
+            raise DriverError(f"cannot pull image {self.image}: {_explain(exc)}") from None
+        log(f"Pulled image {self.image}")
+
+    def _container(self, command: list[str], env: Mapping[str, str]) -> Any:
+        opts = self.options
+        container = self._client.containers.create(
+            self.image,
+            command,
+            environment=dict(env),
+            working_dir=self.workspace,
+            labels=self._labels,
+            mounts=self._mounts,
+            network_mode=opts.network,
+            mem_limit=opts.memory,
+            nano_cpus=int(opts.cpus * 1e9) if opts.cpus else None,
+            pids_limit=opts.pids,
+            security_opt=["no-new-privileges"],
+        )
+        self._containers.append(container)
+        return container
+
+    def resolve(self, path: str) -> str:
+        # The container is the build's machine: any absolute path in it is allowed.
+        return posixpath.normpath(posixpath.join(self.workspace, path))
+
+    def put_file(self, path: str, data: BinaryIO, mode: int = 0o644) -> None:
+        target = self.resolve(path)
+        volumes = [m["Target"] for m in self._mounts]
+        if not any(target == v or target.startswith(v.rstrip("/") + "/") for v in volumes):
+            raise DriverError(f"{path} is outside the build's volumes ({', '.join(volumes)})")
+        with tempfile.SpooledTemporaryFile(SPOOL) as archive:
+            with tarfile.open(fileobj=archive, mode="w") as tar, _spooled(data) as (body, size):
+                info = tarfile.TarInfo(target.lstrip("/"))
+                info.size, info.mode, info.mtime = size, mode, int(time.time())
+                tar.addfile(info, body)
+            archive.seek(0)
+            try:
+                self._current.put_archive("/", archive)
+            except Errors as exc:
+                raise DriverError(f"cannot write {path}: {_explain(exc)}") from None
+
+    def get_file(self, path: str) -> AbstractContextManager[Iterator[bytes]]:
+        return self._read(self.resolve(path))
+
+    @contextmanager
+    def _read(self, path: str) -> Iterator[Iterator[bytes]]:
+        if self._current is None:
+            raise DriverError("the docker driver has not been created")
+        chunks, stat = self._archive(path)
+        if stat.get("mode", 0) & SYMLINK and stat.get("linkTarget"):
+            del chunks  # unread: the response is dropped with it
+            chunks, stat = self._archive(
+                posixpath.join(posixpath.dirname(path), stat["linkTarget"])
+            )
+        if stat.get("mode", 0) & NOT_REGULAR:
+            raise FileNotFoundError(f"{path} is not a regular file")
+        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
+            member = tar.next()
+            body = tar.extractfile(member) if member is not None and member.isreg() else None
+            if body is None:
+                raise FileNotFoundError(f"{path} is not a regular file")
+            yield iter(lambda: body.read(CHUNK), b"")
+
+    def _archive(self, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
+        try:
+            chunks, stat = self._current.get_archive(path, chunk_size=CHUNK)
+        except NotFound:
+            raise FileNotFoundError(path) from None
+        except Errors as exc:
+            raise DriverError(f"cannot read {path}: {_explain(exc)}") from None
+        return chunks, stat
+
+    def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:
+        self._remove(self._current)  # the previous job's: its artifacts are collected
+        self._current = container = self._container(["/bin/sh", SCRIPT], env)
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            body = script.encode()
+            info = tarfile.TarInfo(SCRIPT.lstrip("/"))
+            info.size, info.mode, info.mtime = len(body), 0o755, int(time.time())
+            tar.addfile(info, io.BytesIO(body))
+        container.put_archive("/", archive.getvalue())
+        container.start()
+        return self._follow(container, on_output, cancel)
+
+    def _follow(self, container: Any, on_output: OnOutput, cancel: Cancel) -> int:
+        """Stream the job's output until its container exits; stop it when cancelled."""
+        stream = container.logs(stream=True, follow=True)
+        chunks: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        pump = threading.Thread(target=_pump, args=(stream, chunks), daemon=True)
+        pump.start()
+        term_at: float | None = None
+        killed = False
+        try:
+            while True:
+                if cancel.is_set() and term_at is None:
+                    _signal(container, "SIGTERM")
+                    term_at = time.monotonic()
+                if term_at is not None and not killed and time.monotonic() - term_at > KILL_GRACE:
+                    _signal(container, "SIGKILL")
+                    killed = True
+                if term_at is not None and time.monotonic() - term_at > STOP_LIMIT:
+                    return 128 + 9  # the daemon does not say; destroy removes it by force
+                try:
+                    chunk = chunks.get(timeout=IDLE_TICK)
+                except queue.Empty:
+                    on_output(b"")
+                    continue
+                if chunk is None:
+                    break
+                on_output(chunk)
+        finally:
+            stream.close()
+            pump.join(KILL_GRACE)
+        return int(container.wait(timeout=self.options.api_timeout)["StatusCode"])
+
+    def _remove(self, container: Any) -> None:
+        if container is None:
+            return
+        try:
+            container.remove(force=True)
+        except NotFound:
+            pass
+        except Errors:
+            log.warning("cannot remove container %s", container.id, exc_info=True)
+            return
+        self._containers.remove(container)
+
+    def destroy(self) -> None:
+        if self._client is None:
+            return
+        try:
+            for container in list(self._containers):
+                self._remove(container)
+            for name in self._volumes:
+                try:
+                    self._client.api.remove_volume(name, force=True)
+                except NotFound:
+                    pass
+                except Errors:
+                    log.warning("cannot remove volume %s", name, exc_info=True)
+        finally:
+            self._current = None
+            self._volumes.clear()
+            self._client.close()
+            self._client = None
+
+
+def _pump(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
+    """Move a log stream's chunks to a queue (the stream blocks); None at its end."""
+    try:
+        for chunk in stream:
+            chunks.put(chunk)
+    except Errors:  # closed under it, or the daemon went away: the wait says more
+        pass
+    finally:
+        chunks.put(None)
+
+
+def _signal(container: Any, sig: str) -> None:
+    with suppress(*Errors):  # it may have ended meanwhile
+        container.kill(signal=sig)
+
+
+@contextmanager
+def _spooled(data: BinaryIO) -> Iterator[tuple[BinaryIO, int]]:
+    """`data` in a seekable spool, with its size (a tar header comes before the body)."""
+    with tempfile.SpooledTemporaryFile(SPOOL) as spool:
+        shutil.copyfileobj(data, spool, CHUNK)
+        size = spool.tell()
+        spool.seek(0)
+        yield spool, size  # type: ignore[misc]  # a SpooledTemporaryFile is a BinaryIO
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks (for tarfile's stream mode)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._rest = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._rest:
+            try:
+                self._rest = next(self._chunks)
+            except StopIteration:
+                return 0
+        size = min(len(buffer), len(self._rest))
+        buffer[:size] = self._rest[:size]
+        self._rest = self._rest[size:]
+        return size
+
+
+# --- what dead workers left ------------------------------------------------------------------
+
+
+def process_owner(pid: int | None = None) -> str:
+    """`host:pid:start`: this process, told apart from a later one that reuses its pid."""
+    pid = os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+
+
+def _start_time(pid: int) -> str:
+    """The process's start time in clock ticks since boot (Linux); "" when unknown."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the worker process named by an `OWNER` label may still run. Only processes
+    on this host can be checked; another host's are assumed alive."""
+    parts = owner.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != socket.gethostname():
+        return True
+    _, pid, start = parts
+    if start:
+        return _start_time(int(pid)) == start
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Leftovers:
+    """Removes the containers and volumes of worker processes that are gone."""
+
+    def __init__(self, api_timeout: float = 30.0) -> None:
+        self.api_timeout = api_timeout
+
+    def __call__(self) -> int:
+        """Remove what dead workers left; how many things were removed (errors are logged:
+        the daemon may be away for a while). A connection per call: nothing to close."""
+        try:
+            client = connect(self.api_timeout)
+        except Errors as exc:
+            log.warning("cannot look for leftover docker containers: %s", _explain(exc))
+            return 0
+        try:
+            return self._remove(client.api)
+        except Errors as exc:
+            log.warning("cannot remove leftover docker containers: %s", _explain(exc))
+            return 0
+        finally:
+            client.close()
+
+    def _remove(self, api: Any) -> int:
+        removed = 0
+        for found in api.containers(all=True, filters={"label": OWNER}):
+            if not owner_alive((found.get("Labels") or {}).get(OWNER, "")):
+                with suppress(NotFound):
+                    api.remove_container(found["Id"], force=True)
+                    removed += 1
+        for found in api.volumes(filters={"label": OWNER}).get("Volumes") or []:
+            if not owner_alive((found.get("Labels") or {}).get(OWNER, "")):
+                with suppress(NotFound):
+                    api.remove_volume(found["Name"], force=True)
+                    removed += 1
+        if removed:
+            log.info("removed %s docker containers and volumes of dead workers", removed)
+        return removed
