@@ -256,7 +256,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> None:
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     """A build worker alone (no API); any number may run against one database."""
     from infrastructure.bootstrap import Marid
-    from infrastructure.drivers import IMPLEMENTED
+    from infrastructure.drivers import IMPLEMENTED, describe
     from infrastructure.worker import WorkerConfig, default_name
 
     drivers = tuple(args.driver or (d for d in settings.drivers if d in IMPLEMENTED))
@@ -276,6 +276,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     marid = Marid(settings)
     try:
         marid.start_worker(config, drivers)
+        for line in describe(settings, drivers):
+            print(f"    {line}", flush=True)
         print(
             f"worker {config.name} running {', '.join(drivers)} builds; Ctrl-C stops it", flush=True
         )

@@ -13,7 +13,7 @@ from api.app import create_app
 from domain.origin import Origin
 from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
-from infrastructure.drivers import factories
+from infrastructure.drivers import describe, factories
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
 
@@ -28,9 +28,11 @@ def serve(settings: Settings, host: str | None, port: int | None, api_only: bool
     try:
         if not api_only and settings.run_projections:
             marid.start()
-        if not api_only and settings.run_worker and factories(settings):
+        drivers = tuple(factories(settings)) if not api_only and settings.run_worker else ()
+        if drivers:
             marid.start_worker()  # runs builds here; see README for what `os` allows
         announce_admin(marid, host, port)
+        announce_drivers(settings, drivers)
         app = create_app(settings, marid=marid)
         # Open output streams (server-sent events) would otherwise hold shutdown forever.
         uvicorn.run(
@@ -70,6 +72,15 @@ def announce_admin(marid: Marid, host: str, port: int) -> None:
         f"    curl -H 'Authorization: Bearer {token}' http://{host}:{port}/api/user\n",
         flush=True,
     )
+
+
+def announce_drivers(settings: Settings, drivers: tuple[str, ...]) -> None:
+    """Which drivers run builds in this process, and how."""
+    if not drivers:
+        print("marid: no builds run in this process (`marid worker` runs them)", flush=True)
+        return
+    lines = "".join(f"\n    {line}" for line in describe(settings, drivers))
+    print(f"marid: builds run here with {', '.join(drivers)}:{lines}", flush=True)
 
 
 def write_secret(path: Path, text: str) -> None:

@@ -9,7 +9,6 @@ removes what dead workers left in Docker).
 from __future__ import annotations
 
 import getpass
-import os
 from collections.abc import Callable, Mapping
 
 from infrastructure.drivers.base import Cancel, Driver, DriverError, job_script
@@ -77,18 +76,7 @@ def describe(settings: Settings, names: tuple[str, ...]) -> list[str]:
     lines = []
     for name in names:
         if name == "docker":
-            o = docker_options(settings)
-            limits = ", ".join(
-                f"{what} {value}"
-                for what, value in (
-                    ("memory", f"{o.memory // 1024**2}m" if o.memory else "unlimited"),
-                    ("cpus", o.cpus or "unlimited"),
-                    ("pids", o.pids or "unlimited"),
-                    ("network", o.network or "default bridge"),
-                )
-            )
-            host = os.environ.get("DOCKER_HOST") or "the default socket"
-            lines.append(f"docker: a container per job, through {host} ({limits})")
+            lines.append(docker_options(settings).describe())
         elif name == "os":
             lines.append(f"os: jobs run on this host as user {getpass.getuser()}")
         elif name == "ssh":

@@ -76,6 +76,16 @@ class DockerOptions:
     network: str | None = None  # None: Docker's default bridge
     api_timeout: float = 120.0  # seconds for one Engine API call (a pull may be slow)
 
+    def describe(self) -> str:
+        """How builds run (a line for banners)."""
+        limits = (
+            f"memory {f'{self.memory // 1024**2}m' if self.memory else 'unlimited'}, "
+            f"cpus {self.cpus or 'unlimited'}, pids {self.pids or 'unlimited'}, "
+            f"network {self.network or 'default bridge'}"
+        )
+        host = os.environ.get("DOCKER_HOST") or "the default socket"
+        return f"docker: a container per job, through {host} ({limits})"
+
 
 def connect(timeout: float = 120.0, env: Mapping[str, str] | None = None) -> Any:
     """A client for the daemon of `DOCKER_HOST` (default socket when unset)."""

@@ -16,6 +16,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infrastructure.drivers.docker import daemon_answers
+
 pytestmark = pytest.mark.e2e
 
 MARID = str(Path(sys.executable).with_name("marid"))
@@ -121,6 +123,9 @@ def test_first_start_creates_admin_token_and_later_starts_point_at_its_file(
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
     assert first_output.count(token) == 2, first_output  # the token, and in the curl example
     assert f"curl -H 'Authorization: Bearer {token}' {first.url}/api/user" in first_output
+    assert "marid: builds run here with os" in first_output
+    # MARID_DRIVERS is unset: docker runs builds exactly when a Docker daemon answers.
+    assert ("docker: a container per job" in first_output) == daemon_answers()
     assert created.status_code == 201, created.text
     assert created.json()["user"]["username"] == "admin"
     assert f"the admin token is in {token_file}" in second_output
