@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean sshd lock
+.PHONY: run test lint typecheck unit bench clean sshd docker lock
 
 # Installs come from the lock files (exact versions with hashes), so that a release
 # upstream never changes what a clean clone installs; `make lock` moves them on purpose.
@@ -52,7 +52,7 @@ typecheck: $(DEV_STAMP)
 # Test processes (pytest-xdist): tests mostly wait on PostgreSQL, so more than the cores.
 TEST_WORKERS ?= 3
 
-test: lint typecheck sshd
+test: lint typecheck sshd docker
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The ssh driver's tests start a real sshd: install OpenSSH's server if it is missing (as
@@ -63,6 +63,24 @@ sshd:
 		{ apt-get update -qq >/dev/null 2>&1 && \
 		apt-get install -y -qq openssh-server >/dev/null 2>&1; }; } || \
 		echo "make: openssh-server not installed" >&2
+
+# The docker driver's tests need a Docker daemon, and a static busybox to build their image
+# offline: as root on Debian/Ubuntu, install docker.io and busybox-static if missing and
+# start dockerd if none answers (vfs storage: overlay is not available everywhere).
+# Elsewhere those tests skip, except in CI where they must run. (`ldd` fails on a static
+# busybox: Debian's plain busybox package is dynamically linked.)
+DOCKERD_LOG ?= /tmp/marid-dockerd.log
+docker:
+	@{ command -v dockerd >/dev/null && test -x /bin/busybox && \
+		! ldd /bin/busybox >/dev/null 2>&1; } || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq docker.io busybox-static >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq docker.io busybox-static >/dev/null 2>&1; }; } || \
+		echo "make: docker.io or busybox-static not installed" >&2
+	@docker version >/dev/null 2>&1 || test "$$(id -u)" != 0 || ! command -v dockerd >/dev/null || \
+		{ (nohup dockerd --storage-driver=vfs >$(DOCKERD_LOG) 2>&1 &); \
+		for _ in $$(seq 1 30); do docker version >/dev/null 2>&1 && break; sleep 1; done; \
+		docker version >/dev/null 2>&1 || echo "make: dockerd did not start: $(DOCKERD_LOG)" >&2; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/namespaces.py

@@ -53,6 +53,7 @@ from infrastructure.drivers.base import (
 
 log = logging.getLogger("marid.worker")
 DEFAULT_WORKSPACE = "/workspace"
+DEFAULT_HOST = "unix:///var/run/docker.sock"
 HOME = "/root"
 SCRIPT = "/.marid/job.sh"
 OWNER = "marid.owner"  # the label on everything the driver makes
@@ -94,6 +95,15 @@ def connect(timeout: float = 120.0, env: Mapping[str, str] | None = None) -> Any
 
 def daemon_answers(env: Mapping[str, str] | None = None) -> bool:
     """Whether a Docker daemon answers at `DOCKER_HOST` or the default socket."""
+    host = (os.environ if env is None else env).get("DOCKER_HOST") or DEFAULT_HOST
+    if host.startswith("unix://"):
+        # Connect first ourselves: the SDK leaks the socket of a failed connect.
+        with socket.socket(socket.AF_UNIX) as probe:
+            probe.settimeout(2)
+            try:
+                probe.connect(host.removeprefix("unix://"))
+            except OSError:
+                return False
     try:
         client = connect(2, env)
     except Errors:
