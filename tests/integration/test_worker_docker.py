@@ -31,6 +31,7 @@ from infrastructure.worker import Worker, WorkerConfig
 from tests.conftest import Users
 from tests.docker_support import ensure_image, nothing_left, ours, require_docker, running
 from tests.helpers import Auth, Client
+from tests.unit.test_keys import ed25519_key
 from tests.worker_support import all_output, finished, job_output, jobs, manifest, submit, until
 
 SECRET = "d0cker-s3cr3t-value"
@@ -144,6 +145,35 @@ def test_the_environment_is_the_builds_variables_over_the_images(
     assert "PWD=/src/app\n" in output
     assert "MARID" not in output  # nothing of the worker's own environment
     assert "/usr/bin:" in output  # the image's PATH
+
+
+def test_ssh_keys_are_installed_in_the_home_volume_with_a_config(
+    client: Client, alice: Auth, marid: Marid, image: str, worker: Worker
+) -> None:
+    response = client.post(
+        "/api/keys",
+        json={"name": "deploy", "key": ed25519_key(), "config": "Host example\n  User git"},
+        headers=alice,
+    )
+    assert response.status_code == 201, response.text
+    commands = [
+        "stat -c %a /root/.ssh/deploy",
+        "cat /root/.ssh/config",
+        'echo "$GIT_SSH_COMMAND"',
+    ]
+
+    created = submit(
+        client, alice, manifest([{"stage": "s", "commands": commands}], driver=docker(image))
+    )
+    result = finished(client, alice, 1)
+
+    assert result["status"] == "passed"
+    output = job_output(marid, created["id"], "s.1")
+    assert "\n600\n" in output
+    assert "StrictHostKeyChecking no\nUserKnownHostsFile /dev/null\n" in output
+    assert "IdentityFile /root/.ssh/deploy\n" in output
+    assert "Host example\n  User git\n" in output
+    assert "\nssh -F /root/.ssh/config\n" in output
 
 
 def test_artifacts_are_copied_out_of_the_jobs_container(
