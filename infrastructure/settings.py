@@ -158,6 +158,10 @@ class Settings:
     ssh_key: str | None = None
     ssh_known_hosts: str | None = None  # None: ~/.ssh/known_hosts
     ssh_host_key_policy: str = "reject"  # or accept-new, ignore
+    # The os driver: jobs of a root worker run as `os_user` (None: marid-build, created on
+    # first use); a worker that is not root runs none unless `os_allow_same_user`.
+    os_user: str | None = None
+    os_allow_same_user: bool = False
     # The docker driver, per container: memory in bytes, CPUs, processes (None: no limit),
     # and the network mode (None: Docker's default bridge).
     docker_memory: int | None = 2 * 1024**3
@@ -212,6 +216,8 @@ class Settings:
             ssh_host_key_policy=_choice(
                 env, "MARID_SSH_HOST_KEY_POLICY", ("reject", "accept-new", "ignore")
             ),
+            os_user=(env.get("MARID_OS_USER") or "").strip() or None,
+            os_allow_same_user=_flag(env, "MARID_OS_ALLOW_SAME_USER", False),
             docker_memory=_size(env, "MARID_DOCKER_MEMORY", 2 * 1024**3),
             docker_cpus=_limit(env, "MARID_DOCKER_CPUS", None),
             docker_pids=_count(env, "MARID_DOCKER_PIDS", 1024) or None,

@@ -88,6 +88,9 @@ def settings(database: str, tmp_path: Path) -> Settings:
         pool_size=4,
         run_scheduler=False,  # cron tests drive schedulers with their own clocks
         run_webhooks=False,  # webhook delivery tests turn it on
+        # Ignored as root (CI): jobs then run as the build user. Lets a developer who is not
+        # root run the worker tests, their jobs running as themselves.
+        os_allow_same_user=True,
     )
 
 

@@ -6,8 +6,10 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -207,3 +209,25 @@ def require_sshd() -> None:
     if os.environ.get("MARID_TEST_DATABASE_URL"):
         pytest.fail(f"{SSHD} or ssh-keygen is missing; .ci/run installs openssh-server")
     pytest.skip(f"{SSHD} is not installed (apt-get install openssh-server)")
+
+
+@contextmanager
+def shared_dir() -> Iterator[Path]:
+    """A directory under the system temp that a job's build user may use too (the pytest
+    `tmp_path` is private to the user running the tests)."""
+    path = Path(tempfile.mkdtemp(prefix="marid-test-"))
+    path.chmod(0o777)  # a scratch directory shared with the build user
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def require_root() -> None:
+    """Running jobs as the build user needs a root worker; in CI tests run as root: fail,
+    never skip."""
+    if os.geteuid() == 0:
+        return
+    if os.environ.get("MARID_TEST_DATABASE_URL"):
+        pytest.fail("the os driver's build-user tests need root (CI runs them as root)")
+    pytest.skip("the os driver switches to its build user only when the worker is root")

@@ -8,12 +8,11 @@ removes what dead workers left in Docker).
 
 from __future__ import annotations
 
-import getpass
 from collections.abc import Callable, Mapping
 
 from infrastructure.drivers.base import Cancel, Driver, DriverError, job_script
 from infrastructure.drivers.docker import DockerDriver, DockerOptions, Leftovers
-from infrastructure.drivers.os import OsDriver
+from infrastructure.drivers.os import describe_os, os_factories
 from infrastructure.drivers.ssh import SshDriver, SshOptions
 from infrastructure.settings import Settings
 
@@ -43,11 +42,12 @@ def factories(settings: Settings, names: tuple[str, ...] | None = None) -> dict[
         host_key_policy=settings.ssh_host_key_policy,
     )
     made: dict[str, DriverFactory] = {
-        "os": lambda config: OsDriver(config),
         "ssh": lambda config: SshDriver(config, ssh),
         "docker": DockerFactory(docker_options(settings)),
     }
     wanted = settings.drivers if names is None else names
+    if "os" in wanted:
+        made.update(os_factories(settings))  # none when it must not run here
     return {name: made[name] for name in wanted if name in made}
 
 
@@ -78,7 +78,7 @@ def describe(settings: Settings, names: tuple[str, ...]) -> list[str]:
         if name == "docker":
             lines.append(docker_options(settings).describe())
         elif name == "os":
-            lines.append(f"os: jobs run on this host as user {getpass.getuser()}")
+            lines.append(describe_os(settings))
         elif name == "ssh":
             lines.append(f"ssh: jobs run on the manifest's host as {settings.ssh_user}")
     return lines

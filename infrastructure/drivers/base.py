@@ -16,8 +16,9 @@ A worker makes one driver per build and calls, in order:
    and safe to call after a failed `create`.
 
 Paths given to `put_file`/`get_file` are relative to the workspace unless absolute;
-`resolve` decides what is allowed (the `os` driver keeps everything inside the build's
-own directory). `home` is the build's HOME: SSH keys go to `<home>/.ssh`.
+`resolve` gives the absolute path. An artifact may come from any path the job could read;
+the `os` driver places files only inside the build's own directory, and moves both with
+the build user's rights. `home` is the build's HOME: SSH keys go to `<home>/.ssh`.
 
 A new driver (docker, qemu) implements this class and registers a factory in
 `infrastructure/drivers/__init__.py`.
@@ -104,8 +105,7 @@ class Driver(ABC):
 
     @abstractmethod
     def resolve(self, path: str) -> str:
-        """The absolute path a workspace-relative or absolute `path` names; `DriverError`
-        if the driver does not allow it."""
+        """The absolute path a workspace-relative or absolute `path` names."""
 
     @abstractmethod
     def put_file(self, path: str, data: BinaryIO, mode: int = 0o644) -> None:

@@ -18,7 +18,15 @@ from infrastructure.settings import Settings
 from tests.conftest import SECRET_KEY, Users
 from tests.e2e.test_serve import Server, stop_leftover_postgres
 from tests.helpers import Auth, Client
-from tests.worker_support import finished, job_output, manifest, sleepers, submit, until
+from tests.worker_support import (
+    finished,
+    job_output,
+    manifest,
+    shared_dir,
+    sleepers,
+    submit,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -74,11 +82,19 @@ def alice(users: Users) -> Auth:
 
 
 @pytest.fixture
-def workers(settings: Settings, tmp_path: Path) -> Iterator[Callable[..., WorkerProcess]]:
+def shared() -> Iterator[Path]:
+    """Files the test and its jobs (run as the build user) both reach."""
+    with shared_dir() as path:
+        yield path
+
+
+@pytest.fixture
+def workers(settings: Settings, shared: Path) -> Iterator[Callable[..., WorkerProcess]]:
     started: list[WorkerProcess] = []
 
     def start(name: str, *args: str) -> WorkerProcess:
-        worker = WorkerProcess(settings, name, tmp_path / f"worker-{name}.log", *args)
+        # In `shared`: the build directories (TMPDIR) must be passable by the build user.
+        worker = WorkerProcess(settings, name, shared / f"worker-{name}.log", *args)
         started.append(worker)
         return worker
 
@@ -93,9 +109,9 @@ def test_a_build_whose_worker_was_killed_is_recovered_by_another_worker(
     alice: Auth,
     marid: Marid,
     workers: Callable[..., WorkerProcess],
-    tmp_path: Path,
+    shared: Path,
 ) -> None:
-    mark = tmp_path / "first-run"
+    mark = shared / "first-run"
     script = f"if [ -e {mark} ]; then echo second run; else touch {mark}; sleep 60.904; fi"
     first = workers("first", "--lease", "2s")
     created = submit(client, alice, manifest([{"stage": "s", "name": "job", "commands": [script]}]))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from tests.worker_support import (
     job_output,
     jobs,
     manifest,
+    shared_dir,
     sleepers,
     submit,
     until,
@@ -42,6 +43,13 @@ GHOST = Origin.system("worker:ghost")
 @pytest.fixture
 def alice(users: Users) -> Auth:
     return users.create("alice")[1]
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    """Files a test and its jobs (which run as the build user) both reach."""
+    with shared_dir() as path:
+        yield path
 
 
 @pytest.fixture
@@ -147,9 +155,9 @@ def test_failing_job_stops_the_build_and_later_jobs_never_run(
 
 
 def test_failures_in_allow_failures_stages_give_passed_with_failures(
-    client: Client, alice: Auth, marid: Marid, worker: Worker, tmp_path: Path
+    client: Client, alice: Auth, marid: Marid, worker: Worker, shared: Path
 ) -> None:
-    marker = tmp_path / "after"
+    marker = shared / "after"
     text = manifest(
         [
             {"stage": "lint", "name": "lint", "commands": ["false"]},
@@ -183,9 +191,9 @@ def test_jobs_without_commands_pass_without_starting(
 
 
 def test_jobs_run_in_the_order_of_stages_not_of_the_manifest(
-    client: Client, alice: Auth, marid: Marid, worker: Worker, tmp_path: Path
+    client: Client, alice: Auth, marid: Marid, worker: Worker, shared: Path
 ) -> None:
-    log = tmp_path / "order"
+    log = shared / "order"
     text = manifest(
         [
             {"stage": "second", "name": "b", "commands": [f"echo b >> {log}"]},
@@ -335,9 +343,9 @@ def test_ssh_keys_are_installed_in_the_builds_own_home_with_a_config(
 
 
 def test_sources_are_cloned_at_their_ref(
-    client: Client, alice: Auth, marid: Marid, worker: Worker, tmp_path: Path
+    client: Client, alice: Auth, marid: Marid, worker: Worker, shared: Path
 ) -> None:
-    repo = tmp_path / "repo"
+    repo = shared / "repo"
     git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
     (repo / "file.txt").write_text("first\n")
@@ -346,6 +354,7 @@ def test_sources_are_cloned_at_their_ref(
     subprocess.run([*git, "tag", "v1"], check=True)
     (repo / "file.txt").write_text("second\n")
     subprocess.run([*git, "commit", "-qam", "two"], check=True)
+    subprocess.run(["chown", "-R", "marid-build:", str(repo)], check=True)  # git: not dubious
     text = manifest(
         [{"stage": "s", "commands": ["cat code/file.txt"]}],
         sources=[f"file://{repo} v1 => code"],
@@ -372,9 +381,9 @@ def test_a_failing_clone_fails_the_build(client: Client, alice: Auth, worker: Wo
 
 
 def test_output_is_stored_while_the_job_runs(
-    client: Client, alice: Auth, marid: Marid, worker: Worker, tmp_path: Path
+    client: Client, alice: Auth, marid: Marid, worker: Worker, shared: Path
 ) -> None:
-    go_on = tmp_path / "go-on"
+    go_on = shared / "go-on"
     commands = ["echo first", f"while [ ! -e {go_on} ]; do sleep 0.05; done", "echo second"]
     created = submit(client, alice, manifest([{"stage": "s", "commands": commands}]))
 
@@ -497,12 +506,12 @@ def test_a_worker_that_loses_its_claim_stops_the_job_and_issues_nothing_more(
 
 
 def test_two_workers_run_each_of_twenty_builds_exactly_once(
-    client: Client, alice: Auth, marid: Marid, start_worker: Callable[..., Worker], tmp_path: Path
+    client: Client, alice: Auth, marid: Marid, start_worker: Callable[..., Worker], shared: Path
 ) -> None:
     start_worker(parallelism=3)
     start_worker(parallelism=3)
     text = manifest(
-        [{"stage": "s", "commands": [f'echo "$BUILD_TAG" >> {tmp_path}/runs', "sleep 0.3"]}],
+        [{"stage": "s", "commands": [f'echo "$BUILD_TAG" >> {shared}/runs', "sleep 0.3"]}],
     )
     for i in range(20):
         submit(client, alice, text.replace("driver:", f"env: [BUILD_TAG=b{i}]\ndriver:", 1))
@@ -510,7 +519,7 @@ def test_two_workers_run_each_of_twenty_builds_exactly_once(
     results = [finished(client, alice, n, timeout=60) for n in range(1, 21)]
 
     assert {r["status"] for r in results} == {"passed"}
-    runs = (tmp_path / "runs").read_text().split()
+    runs = (shared / "runs").read_text().split()
     assert sorted(runs) == sorted(f"b{i}" for i in range(20))
     assert event_count(marid, "Build.Claimed") == 20
     assert event_count(marid, "Build.JobStarted") == 40  # create-driver and s.1, once each

