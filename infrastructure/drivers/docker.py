@@ -335,8 +335,8 @@ def _pump(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
     try:
         for chunk in stream:
             chunks.put(chunk)
-    except Errors:  # closed under it, or the daemon went away: the wait says more
-        pass
+    except Exception:  # noqa: S110 - the SDK's errors vary: closed under it, daemon gone...
+        pass  # ...and the caller's wait for the container says what happened
     finally:
         chunks.put(None)
 
@@ -384,7 +384,17 @@ class _ChunkReader(io.RawIOBase):
 def process_owner(pid: int | None = None) -> str:
     """`host:pid:start`: this process, told apart from a later one that reuses its pid."""
     pid = os.getpid() if pid is None else pid
-    return f"{socket.gethostname()}:{pid}:{_start_time(pid)}"
+    return f"{_host()}:{pid}:{_start_time(pid)}"
+
+
+def _host() -> str:
+    """This host and PID namespace: where a pid names the same process as here (workers
+    in containers of their own may share a host name, never a PID namespace)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
+    except OSError:
+        return socket.gethostname()
+    return f"{socket.gethostname()}/{namespace}"
 
 
 def _start_time(pid: int) -> str:
@@ -398,9 +408,9 @@ def _start_time(pid: int) -> str:
 
 def owner_alive(owner: str) -> bool:
     """Whether the worker process named by an `OWNER` label may still run. Only processes
-    on this host can be checked; another host's are assumed alive."""
+    on this host (and PID namespace) can be checked; others are assumed alive."""
     parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != socket.gethostname():
+    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != _host():
         return True
     _, pid, start = parts
     if start:

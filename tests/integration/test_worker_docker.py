@@ -320,7 +320,7 @@ def test_files_go_into_the_volumes_and_nowhere_else(image: str) -> None:
 
 
 def test_leftovers_of_dead_workers_are_removed_and_live_ones_kept(image: str) -> None:
-    dead = f"{os.uname().nodename}:999999999:1"  # no such pid
+    dead = process_owner().rsplit(":", 2)[0] + ":999999999:1"  # no such pid here
     client = connect(30)
     try:
         client.volumes.create(name=f"marid-test-dead-{os.getpid()}", labels={OWNER: dead})
