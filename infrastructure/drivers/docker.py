@@ -189,7 +189,7 @@ class DockerDriver(Driver):
         opts = self.options
         container = self._client.containers.create(
             self.image,
-            command,
+            entrypoint=command,  # not the image's: it would get our command as arguments
             environment=dict(env),
             working_dir=self.workspace,
             labels=self._labels,

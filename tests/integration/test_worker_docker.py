@@ -339,3 +339,21 @@ def test_leftovers_of_dead_workers_are_removed_and_live_ones_kept(image: str) ->
                 client.api.remove_volume(name, force=True)
         client.close()
     assert not running()
+
+
+def test_an_images_entrypoint_does_not_take_the_jobs_script(image: str) -> None:
+    client = connect(30)
+    made = client.containers.create(image, ["true"])
+    made.commit("marid-test/entrypoint", "latest", conf={"Entrypoint": ["/bin/echo", "ENTRY"]})
+    made.remove()
+    driver = DockerDriver({"image": "marid-test/entrypoint:latest"}, OPTIONS)
+    out: list[bytes] = []
+    try:
+        driver.create(lambda _: None)
+        code = driver.run(job_script(["echo job"]), {}, out.append, Cancel())
+    finally:
+        driver.destroy()
+        client.images.remove("marid-test/entrypoint:latest")
+        client.close()
+
+    assert (code, b"".join(out)) == (0, b"+ echo job\njob\n")
