@@ -181,7 +181,7 @@ class Settings:
         drivers = tuple(d.strip() for d in env.get("MARID_DRIVERS", "").split(",") if d.strip())
         if not drivers:
             if docker_answers is None:
-                from infrastructure.drivers.docker import daemon_answers
+                from infrastructure.drivers.docker_daemon import daemon_answers
 
                 docker_answers = daemon_answers
             drivers = ("os", "docker") if docker_answers(env) else ("os",)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from docker.errors import NotFound
 
-from infrastructure.drivers.docker import OWNER, connect, daemon_answers, process_owner
+from infrastructure.drivers.docker_daemon import OWNER, connect, daemon_answers, process_owner
 
 IMAGE = "marid-test/busybox:latest"
 BUSYBOX = "/bin/busybox"

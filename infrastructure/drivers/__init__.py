@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from infrastructure.drivers.base import Cancel, Driver, DriverError, job_script
-from infrastructure.drivers.docker import DockerDriver, DockerOptions, Leftovers
+from infrastructure.drivers.docker import DockerDriver, DockerOptions
+from infrastructure.drivers.docker_daemon import Leftovers
 from infrastructure.drivers.os import describe_os, os_factories
 from infrastructure.drivers.ssh import SshDriver, SshOptions
 from infrastructure.settings import Settings

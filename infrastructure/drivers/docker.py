@@ -11,10 +11,9 @@ are copied out of the job's container once it has exited (paths relative to the
 workspace, or absolute anywhere in the container).
 
 Containers get the configured limits (memory, CPUs, pids), `no-new-privileges`, and no
-host mounts but the build's volumes. Everything the driver makes carries the label
-`marid.owner` (host, pid and start time of the worker process): `destroy` removes it all,
-and `remove_leftovers` removes what a worker that died left (the worker calls it on every
-sweep, so a restarted worker or any other on the same host cleans up).
+host mounts but the build's volumes. Everything the driver makes carries the worker
+process's `marid.owner` label: `destroy` removes it all, and what a worker that died left
+is removed by the next sweep of a worker on its host (`docker_daemon.Leftovers`).
 """
 
 from __future__ import annotations
@@ -26,7 +25,6 @@ import posixpath
 import queue
 import secrets
 import shutil
-import socket
 import tarfile
 import tempfile
 import threading
@@ -36,8 +34,7 @@ from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import docker
-from docker.errors import DockerException, NotFound
+from docker.errors import NotFound
 from docker.types import Mount
 from docker.utils import parse_repository_tag
 
@@ -50,13 +47,12 @@ from infrastructure.drivers.base import (
     Log,
     OnOutput,
 )
+from infrastructure.drivers.docker_daemon import OWNER, Errors, connect, explain, process_owner
 
 log = logging.getLogger("marid.worker")
 DEFAULT_WORKSPACE = "/workspace"
-DEFAULT_HOST = "unix:///var/run/docker.sock"
 HOME = "/root"
 SCRIPT = "/.marid/job.sh"
-OWNER = "marid.owner"  # the label on everything the driver makes
 CHUNK = 64 * 1024
 SPOOL = 8 * 1024 * 1024  # bytes of a placed file held in memory before a temp file
 STOP_LIMIT = 10.0  # seconds a killed container may take to end before the job is given up
@@ -64,7 +60,6 @@ STOP_LIMIT = 10.0  # seconds a killed container may take to end before the job i
 # named pipe, socket, char device, irregular.
 NOT_REGULAR = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
 SYMLINK = 1 << 27
-Errors = (DockerException, OSError)  # requests' errors are OSErrors
 
 
 @dataclass(frozen=True)
@@ -86,38 +81,6 @@ class DockerOptions:
         )
         host = os.environ.get("DOCKER_HOST") or "the default socket"
         return f"docker: a container per job, through {host} ({limits})"
-
-
-def connect(timeout: float = 120.0, env: Mapping[str, str] | None = None) -> Any:
-    """A client for the daemon of `DOCKER_HOST` (default socket when unset)."""
-    return docker.from_env(timeout=int(timeout), environment=env)
-
-
-def daemon_answers(env: Mapping[str, str] | None = None) -> bool:
-    """Whether a Docker daemon answers at `DOCKER_HOST` or the default socket."""
-    host = (os.environ if env is None else env).get("DOCKER_HOST") or DEFAULT_HOST
-    if host.startswith("unix://"):
-        # Connect first ourselves: the SDK leaks the socket of a failed connect.
-        with socket.socket(socket.AF_UNIX) as probe:
-            probe.settimeout(2)
-            try:
-                probe.connect(host.removeprefix("unix://"))
-            except OSError:
-                return False
-    try:
-        client = connect(2, env)
-    except Errors:
-        return False
-    try:
-        return bool(client.ping())
-    except Errors:
-        return False
-    finally:
-        client.close()
-
-
-def _explain(exc: BaseException) -> str:
-    return str(getattr(exc, "explanation", None) or exc)
 
 
 class DockerDriver(Driver):
@@ -168,7 +131,7 @@ class DockerDriver(Driver):
         except DriverError:
             raise
         except Errors as exc:
-            raise DriverError(f"docker: {_explain(exc)}") from None
+            raise DriverError(f"docker: {explain(exc)}") from None
         log(f"Created volume {self._volumes[0]} for workspace {self.workspace}")
 
     def _ensure_image(self, log: Log) -> None:
@@ -182,7 +145,7 @@ class DockerDriver(Driver):
         try:
             self._client.images.pull(repository, tag=tag or "latest")
         except Errors as exc:
-            raise DriverError(f"cannot pull image {self.image}: {_explain(exc)}") from None
+            raise DriverError(f"cannot pull image {self.image}: {explain(exc)}") from None
         log(f"Pulled image {self.image}")
 
     def _container(self, command: list[str], env: Mapping[str, str]) -> Any:
@@ -221,7 +184,7 @@ class DockerDriver(Driver):
             try:
                 self._current.put_archive("/", archive)
             except Errors as exc:
-                raise DriverError(f"cannot write {path}: {_explain(exc)}") from None
+                raise DriverError(f"cannot write {path}: {explain(exc)}") from None
 
     def get_file(self, path: str) -> AbstractContextManager[Iterator[bytes]]:
         return self._read(self.resolve(path))
@@ -251,7 +214,7 @@ class DockerDriver(Driver):
         except NotFound:
             raise FileNotFoundError(path) from None
         except Errors as exc:
-            raise DriverError(f"cannot read {path}: {_explain(exc)}") from None
+            raise DriverError(f"cannot read {path}: {explain(exc)}") from None
         return chunks, stat
 
     def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:
@@ -376,88 +339,3 @@ class _ChunkReader(io.RawIOBase):
         buffer[:size] = self._rest[:size]
         self._rest = self._rest[size:]
         return size
-
-
-# --- what dead workers left ------------------------------------------------------------------
-
-
-def process_owner(pid: int | None = None) -> str:
-    """`host:pid:start`: this process, told apart from a later one that reuses its pid."""
-    pid = os.getpid() if pid is None else pid
-    return f"{_host()}:{pid}:{_start_time(pid)}"
-
-
-def _host() -> str:
-    """This host and PID namespace: where a pid names the same process as here (workers
-    in containers of their own may share a host name, never a PID namespace)."""
-    try:
-        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:[").removesuffix("]")
-    except OSError:
-        return socket.gethostname()
-    return f"{socket.gethostname()}/{namespace}"
-
-
-def _start_time(pid: int) -> str:
-    """The process's start time in clock ticks since boot (Linux); "" when unknown."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-
-
-def owner_alive(owner: str) -> bool:
-    """Whether the worker process named by an `OWNER` label may still run. Only processes
-    on this host (and PID namespace) can be checked; others are assumed alive."""
-    parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or parts[0] != _host():
-        return True
-    _, pid, start = parts
-    if start:
-        return _start_time(int(pid)) == start
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-class Leftovers:
-    """Removes the containers and volumes of worker processes that are gone."""
-
-    def __init__(self, api_timeout: float = 30.0) -> None:
-        self.api_timeout = api_timeout
-
-    def __call__(self) -> int:
-        """Remove what dead workers left; how many things were removed (errors are logged:
-        the daemon may be away for a while). A connection per call: nothing to close."""
-        try:
-            client = connect(self.api_timeout)
-        except Errors as exc:
-            log.warning("cannot look for leftover docker containers: %s", _explain(exc))
-            return 0
-        try:
-            return self._remove(client.api)
-        except Errors as exc:
-            log.warning("cannot remove leftover docker containers: %s", _explain(exc))
-            return 0
-        finally:
-            client.close()
-
-    def _remove(self, api: Any) -> int:
-        removed = 0
-        for found in api.containers(all=True, filters={"label": OWNER}):
-            if not owner_alive((found.get("Labels") or {}).get(OWNER, "")):
-                with suppress(NotFound):
-                    api.remove_container(found["Id"], force=True)
-                    removed += 1
-        for found in api.volumes(filters={"label": OWNER}).get("Volumes") or []:
-            if not owner_alive((found.get("Labels") or {}).get(OWNER, "")):
-                with suppress(NotFound):
-                    api.remove_volume(found["Name"], force=True)
-                    removed += 1
-        if removed:
-            log.info("removed %s docker containers and volumes of dead workers", removed)
-        return removed

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infrastructure.drivers.docker import daemon_answers
+from infrastructure.drivers.docker_daemon import daemon_answers
 
 pytestmark = pytest.mark.e2e
 

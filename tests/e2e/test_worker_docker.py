@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from infrastructure.bootstrap import Marid
-from infrastructure.drivers.docker import process_owner
+from infrastructure.drivers.docker_daemon import process_owner
 from infrastructure.settings import Settings
 from infrastructure.worker import WorkerConfig
 from tests.conftest import SECRET_KEY, Users

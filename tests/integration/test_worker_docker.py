@@ -18,14 +18,8 @@ from docker.errors import NotFound
 
 from infrastructure.bootstrap import Marid
 from infrastructure.drivers.base import Cancel, job_script
-from infrastructure.drivers.docker import (
-    OWNER,
-    DockerDriver,
-    DockerOptions,
-    Leftovers,
-    connect,
-    process_owner,
-)
+from infrastructure.drivers.docker import DockerDriver, DockerOptions
+from infrastructure.drivers.docker_daemon import OWNER, Leftovers, connect, process_owner
 from infrastructure.settings import Settings
 from infrastructure.worker import Worker, WorkerConfig
 from tests.conftest import Users
