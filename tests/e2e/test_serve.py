@@ -35,12 +35,14 @@ def free_port() -> int:
 class Server:
     """One `marid serve` process; its output goes to a file so that no pipe can fill up."""
 
-    def __init__(self, data_dir: Path, log: Path) -> None:
+    def __init__(self, data_dir: Path, log: Path, **settings: str) -> None:
+        """`settings`: more `MARID_*` variables for it."""
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         env = {k: v for k, v in os.environ.items() if not k.startswith("MARID_")}
         env["MARID_DATA_DIR"] = str(data_dir)
+        env.update(settings)
         with log.open("w") as out:
             self.process = subprocess.Popen(
                 [MARID, "serve", "--port", str(self.port)],

@@ -1,5 +1,6 @@
-"""A `marid worker` running docker builds, killed outright mid-build: what it left in Docker
-is removed by the next worker's sweep, and the build runs again, once."""
+"""Docker builds through real processes: `marid serve` running one end to end, and a
+`marid worker` killed outright mid-build, whose leftovers in Docker the next worker's sweep
+removes before the build runs again, once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from infrastructure.bootstrap import Marid
@@ -19,6 +21,7 @@ from infrastructure.settings import Settings
 from infrastructure.worker import WorkerConfig
 from tests.conftest import SECRET_KEY, Users
 from tests.docker_support import ensure_image, nothing_left, ours, require_docker, running
+from tests.e2e.test_serve import Server, stop_leftover_postgres
 from tests.helpers import Auth, Client
 from tests.worker_support import event_count, finished, job_output, manifest, submit, until
 
@@ -104,3 +107,34 @@ def test_a_killed_workers_containers_are_removed_and_its_build_runs_again_once(
     assert event_count(marid, "Build.Claimed") == 2  # the dead worker's run, and one more
     assert job_output(marid, created["id"], "job") == "+ echo run\nrun\n+ sleep 5\n"
     until(nothing_left, 10, "the rerun's containers and volumes to go")
+
+
+def test_marid_serve_runs_a_docker_build_end_to_end(image: str, tmp_path: Path) -> None:
+    # MARID_DRIVERS is unset: a daemon answers, so docker is enabled with os.
+    server = Server(tmp_path / "data", tmp_path / "serve.log", MARID_DOCKER_NETWORK="none")
+    try:
+        server.wait_until_up()
+        token = (tmp_path / "data" / "admin-token").read_text().strip()
+        auth = {"Authorization": f"Bearer {token}"}
+        job = {"stage": "s", "commands": ["echo in a container > out.txt", "cat out.txt"]}
+        text = manifest([job], driver={"type": "docker", "image": image})
+        created = httpx.post(f"{server.url}/api/builds", json={"manifest": text}, headers=auth)
+        assert created.status_code == 201, created.text
+
+        def ended() -> dict[str, str] | None:
+            body: dict[str, str] = httpx.get(f"{server.url}/api/b/admin/1", headers=auth).json()
+            return body if body["status"] not in ("queued", "running") else None
+
+        build = until(ended, 60, "the build to end")
+        output = httpx.get(f"{server.url}/api/b/admin/1/jobs/s.1/output", headers=auth).text
+        owner = process_owner(server.process.pid)
+        until(lambda: nothing_left(owner), 10, "the build's containers and volumes to go")
+    finally:
+        code = server.stop()
+        print(f"--- output of marid serve ---\n{server.output()}")
+        stop_leftover_postgres(tmp_path / "data" / "postgres")
+
+    assert build["status"] == "passed", output
+    assert output.endswith("+ cat out.txt\nin a container\n")
+    assert "docker: a container per job" in server.output()
+    assert code == 0
