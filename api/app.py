@@ -30,8 +30,9 @@ from api.controllers.objects import ObjectController
 from api.controllers.root import RootController, marid_version
 from api.controllers.variables import VariableController
 from api.controllers.webhooks import WebhookController
+from api.decoding import MaridRequest, label, refuse_undecodable
 from api.deps import DEPENDENCIES
-from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, label, nul_errors
+from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, nul_errors
 from api.ratelimit import RateLimiter, too_many
 from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
@@ -112,7 +113,8 @@ async def screen_request(request: Request[Any, Any, Any]) -> None:
     data_field = request.route_handler.parsed_data_field
     if data_field is None and request.method == "DELETE":
         body = await request.body()
-        problem = check_body(body, NoFields) if body.strip() else None
+        # The body is ignored, but it must still be a JSON object without NUL characters.
+        problem = (check_body(body, NoFields) or screen_json(body)) if body.strip() else None
     elif data_field is not None and reads_json(data_field):
         problem = screen_json(await request.body())
     else:
@@ -174,6 +176,8 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         dependencies=DEPENDENCIES,
         guards=[authenticate],
         before_request=screen_request,
+        after_request=refuse_undecodable,
+        request_class=MaridRequest,
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_size,

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import types
-import typing
-from typing import Any, Union
+from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from api.decoding import input_errors_of, label, merged, type_errors
 from domain.errors import (
     ConflictError,
     NamespacePermissionError,
@@ -37,19 +36,24 @@ def _json(body: Any, status: int, headers: dict[str, str] | None = None) -> Resp
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def validation_error(_: Req, exc: ValidationError) -> Response[Any]:
-    return _json(exc.fields, 400)
+def validation_error(request: Req, exc: ValidationError) -> Response[Any]:
+    """Every failed rule, with the fields that could not be decoded (see api.decoding)."""
+    return _json(merged(input_errors_of(request), exc.fields), 400)
 
 
-def rule_error(_: Req, exc: RuleError) -> Response[Any]:
-    return _json({"message": exc.message}, 400)
+def rule_error(request: Req, exc: RuleError) -> Response[Any]:
+    return _json(input_errors_of(request) or {"message": exc.message}, 400)
 
 
 def not_found(_: Req, exc: NotFoundError) -> Response[Any]:
     return _json({"message": "Not Found"}, 404)
 
 
-def namespace_permission(_: Req, exc: NamespacePermissionError) -> Response[Any]:
+def namespace_permission(request: Req, exc: NamespacePermissionError) -> Response[Any]:
+    """422, unless the body had bad fields: validation (400) comes first (CONTRACT.md)."""
+    bad_fields = input_errors_of(request)
+    if bad_fields:
+        return _json(bad_fields, 400)
     return _json({"message": exc.message}, 422)
 
 
@@ -94,36 +98,12 @@ def cached_body(request: Req) -> bytes:
     return body if isinstance(body, bytes) else b""
 
 
-def label(field: str) -> str:
-    """Djinn's display name of a field: `payload_url` -> `Payload url`."""
-    return field.replace("_", " ").capitalize()
-
-
-def describe(annotation: Any) -> str:
-    """A type as a person reads it: `str | None` -> `a string`."""
-    origin = typing.get_origin(annotation)
-    if origin in (Union, types.UnionType):
-        options = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return " or ".join(describe(a) for a in options)
-    if origin is list:
-        (item,) = typing.get_args(annotation) or (Any,)
-        return f"an array of {describe(item).removeprefix('a ').removeprefix('an ')}s"
-    names = {
-        str: "a string",
-        bool: "a boolean",
-        int: "an integer",
-        float: "a number",
-        dict: "an object",
-    }
-    return names.get(annotation, "a valid value")
-
-
-class NoFields(msgspec.Struct, forbid_unknown_fields=True):
-    """The body of a route that reads none: nothing, or an empty JSON object."""
+class NoFields(msgspec.Struct):
+    """The body of a route that reads none: nothing, or a JSON object (fields ignored)."""
 
 
 def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
-    """A message when the body is not a JSON object, else every bad or unknown field."""
+    """A message when the body is not a JSON object, else every wrongly typed field."""
     if not body.strip():
         return "Request body is empty, expected a JSON object"
     try:
@@ -136,18 +116,7 @@ def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
         return "Request body must be a JSON object"
     if not (isinstance(struct_type, type) and issubclass(struct_type, msgspec.Struct)):
         return {}
-    known = {f.encode_name: f for f in msgspec.structs.fields(struct_type)}
-    errors: dict[str, list[str]] = {}
-    for key, value in data.items():
-        field = known.get(key)
-        if field is None:
-            errors[key] = [f"{label(key)} is not a known field"]
-            continue
-        try:
-            msgspec.convert(value, field.type)
-        except msgspec.ValidationError:
-            errors[key] = [f"{label(key)} must be {describe(field.type)}"]
-    return errors
+    return type_errors(data, struct_type)
 
 
 def nul_errors(data: Any) -> dict[str, list[str]]:

@@ -17,7 +17,15 @@ import contextlib
 import os
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Collection,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Sequence,
+)
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import parse_qsl
@@ -53,7 +61,8 @@ from multipart import (
     parse_options_header,
 )
 
-from api.errors import NUL, label
+from api.decoding import label, record_input_errors
+from api.errors import NUL
 from application.ports import BlobInfo, BlobStore
 from domain.errors import ValidationError
 from infrastructure.blobs import BlobTooLargeError
@@ -127,11 +136,13 @@ async def receive_upload(
     *,
     limit: int | None,
     file_field: str = "file",
+    json_fields: Collection[str] = (),
 ) -> Upload:
     """Read an upload, storing its file (at most `limit` bytes) under the key `begin` gives.
 
     Fields are the first value of each name. An empty file counts as no file. The route
-    must set `request_max_body_size=None`: the limits are enforced here, per part.
+    must set `request_max_body_size=None`: the limits are enforced here, per part. A JSON
+    body (routes that take one) holds `json_fields`; any other field in it is ignored.
     """
     media, params = parse_options_header(request.headers.get("content-type", ""))
     cap = None if limit is None or media != MULTIPART else limit + FORM_MAX
@@ -141,8 +152,16 @@ async def receive_upload(
             form = _Multipart(body, params.get("boundary", ""), blobs, begin, limit, file_field)
             return await form.receive()
         if media in (JSON, URLENCODED):
-            parse = _json_fields if media == JSON else _urlencoded_fields
-            return Upload(parse(await body.read_all(FORM_MAX)), None, b"", None, None)
+            content = await body.read_all(FORM_MAX)
+            # `curl -d '{...}'` declares a form: a body that is a JSON object is read as
+            # JSON, as every other route reads it whatever the declared type.
+            is_json = media == JSON or content.lstrip().startswith(b"{")
+            fields = (
+                _json_fields(request, content, json_fields)
+                if is_json
+                else _urlencoded_fields(content)
+            )
+            return Upload(fields, None, b"", None, None)
         declared = request.headers.get("content-type", "").strip() or None
         fields = _first_values(request.query_params.multi_items())
         return await _receive_raw(body, fields, declared, blobs, begin, limit)
@@ -423,8 +442,13 @@ def _first_values(items: Iterable[tuple[str, str]]) -> dict[str, str]:
     return fields
 
 
-def _json_fields(body: bytes) -> dict[str, str]:
-    """The string fields of a JSON object body; any other value is a field error."""
+def _json_fields(request: Req, body: bytes, known: Collection[str]) -> dict[str, str]:
+    """The string fields of a JSON object body.
+
+    A value of another type is taken out and recorded as a field error of the request
+    (see `api.decoding`), so that it is reported with every other problem; the route
+    ignores fields it does not know, whatever their type.
+    """
     if not body.strip():
         return {}
     try:
@@ -436,6 +460,8 @@ def _json_fields(body: bytes) -> dict[str, str]:
     errors: dict[str, list[str]] = {}
     fields: dict[str, str] = {}
     for key, value in data.items():
+        if key not in known:
+            continue
         if isinstance(value, str) and NUL not in value:
             fields[key] = value
         elif isinstance(value, str):
@@ -443,7 +469,7 @@ def _json_fields(body: bytes) -> dict[str, str]:
         elif value is not None:
             errors[key] = [f"{label(key)} must be a string"]
     if errors:
-        raise ValidationError(errors)
+        record_input_errors(request, errors)
     return fields
 
 

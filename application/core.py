@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEventProtocol, MutableOrImmutableAggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording, Transcoding
 
 from application.ids import IdAllocator, InMemoryIds
+from application.input_errors import current_input_errors
 from application.ports import SecretBox
-from domain.errors import ConflictError
+from domain.errors import ConflictError, ValidationError
 from domain.identity import index_id
 from domain.index import Index
 from domain.origin import Origin
@@ -79,6 +80,18 @@ class CoreApplication(Application[UUID]):
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
         transcoder.register(OriginAsDict())
+
+    def save(
+        self,
+        *objs: MutableOrImmutableAggregate[UUID] | DomainEventProtocol[UUID] | None,
+        **kwargs: Any,
+    ) -> list[Recording[UUID]]:
+        """Append the objects' new events, unless the request had fields that could not
+        even be decoded (see `application.input_errors`): then nothing is written."""
+        pending = current_input_errors()
+        if pending:
+            raise ValidationError(pending)
+        return super().save(*objs, **kwargs)
 
     def run(self, command: Callable[[], Outcome[T]], attempts: int = MAX_ATTEMPTS) -> Outcome[T]:
         """Run a load-decide-save command, again when a concurrent writer won the race.

@@ -19,7 +19,7 @@ from domain.errors import (
     NotFoundError,
     ValidationError,
 )
-from domain.manifest import Manifest
+from domain.manifest import Manifest, is_blank
 from domain.origin import Origin
 from domain.schedules import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, next_run
 
@@ -101,7 +101,7 @@ class CronCases(BuildCases):
             validate_cron(errors, new_name, new_schedule, new_timezone)
             placement = Placement(cron.owner_id, cron.namespace_id)
             text = cron.manifest
-            if manifest:
+            if not is_blank(manifest):
                 parsed = _parse_manifest(manifest, drivers, errors)
                 placement = self._cron_placement(
                     parsed, caller_id, origin, errors, new_name, cron_id

@@ -57,12 +57,13 @@ class KeyCases(ResourceCases):
         *,
         name: str | None = None,
         namespace: str | None = None,
+        key: str | None = None,
     ) -> Outcome[int]:
-        """Change a key's config (kept when not given); `name` and `namespace` may be sent
-        but not changed.
+        """Change a key's config (kept when not given); `name`, `namespace` and `key` may
+        be sent but not changed.
 
-        Djinn keeps the old config when an empty one is sent, so a config could never be
-        cleared; here an empty string clears it, as a user would expect.
+        The API takes an empty config as not given, as Djinn does (its own client sends
+        every field, the unchanged ones empty).
         """
 
         def command() -> Outcome[int]:
@@ -70,6 +71,8 @@ class KeyCases(ResourceCases):
             errors = Errors()
             if name is not None and name != ssh_key.name:
                 errors.add("name", NAME_FIXED)
+            if key is not None and clean_key(key) != self.secrets.open(ssh_key.key):
+                errors.add("key", "Key cannot be changed")
             if namespace is not None:
                 self._check_same_namespace(ssh_key, namespace, caller_id, errors)
             errors.raise_if_any()

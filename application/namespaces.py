@@ -12,11 +12,18 @@ from domain.errors import Errors, NamespacePermissionError, NotFoundError, Valid
 from domain.identity import aggregate_id
 from domain.index import KeyTakenError
 from domain.namespace_ref import NamespaceRef
-from domain.namespaces import MAX_DEPTH, Namespace, name_errors, validate_fields
+from domain.namespaces import (
+    MAX_DEPTH,
+    Namespace,
+    name_errors,
+    reference_name_errors,
+    validate_fields,
+)
 from domain.origin import Origin
 
 NAME_TAKEN = "Name already exists"
 NAME_FIXED = "Name cannot be changed"
+PARENT_FIXED = "Parent cannot be changed"
 
 
 def name_key(owner_id: int, name: str) -> str:
@@ -106,8 +113,10 @@ class NamespaceCases(CoreApplication):
         origin: Origin,
         *,
         name: str | None = None,
+        parent: str | None = None,
     ) -> Outcome[int]:
-        """Change only the fields given; owner only. `name` may be sent but not changed."""
+        """Change only the fields given; owner only. `name` and `parent` may be sent but
+        not changed."""
 
         def command() -> Outcome[int]:
             ns = self.namespace(namespace_id)
@@ -116,6 +125,9 @@ class NamespaceCases(CoreApplication):
             errors = Errors()
             if name is not None and name != ns.name:
                 errors.add("name", NAME_FIXED)
+            current_parent = "" if ns.is_root else ns.path.rsplit("/", 1)[0]
+            if parent is not None and parent.strip("/") not in ("", current_parent):
+                errors.add("parent", PARENT_FIXED)
             validate_fields(errors, description=description, visibility=visibility)
             errors.raise_if_any()
             ns.require_owner(caller_id)
@@ -189,7 +201,7 @@ class NamespaceCases(CoreApplication):
             if existing is not None:
                 parent = existing
                 continue
-            problems = name_errors(name)
+            problems = reference_name_errors(name)
             if problems:
                 raise ValidationError({field_name: [f"Namespace {ref}: {p}" for p in problems]})
             ns_id = self.ids.next_id("namespace")

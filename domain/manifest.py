@@ -144,6 +144,29 @@ class _Problems:
             raise ValidationError({"manifest": self.messages})
 
 
+def is_blank(text: str | None) -> bool:
+    """Whether a manifest says nothing: empty, or a document whose fields are all empty.
+
+    Djinn's own client sends a cron's unchanged manifest as the zero value of its manifest
+    type (`namespace: ""`, `driver: {}`, `env: []`, ...): such a text keeps the manifest.
+    """
+    if text is None or not text.strip():
+        return True
+    try:
+        data = yaml.safe_load(text)
+    except (yaml.YAMLError, ValueError, RecursionError):
+        return False
+    return data is None or (isinstance(data, dict) and all(_empty(v) for v in data.values()))
+
+
+def _empty(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_empty(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_empty(v) for v in value)
+    return value in (None, "", False, 0)
+
+
 def _load(text: str) -> dict[str, Any]:
     try:
         data = yaml.safe_load(text)

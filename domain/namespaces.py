@@ -29,6 +29,17 @@ def name_errors(name: str | None) -> list[str]:
     return errors
 
 
+def reference_name_errors(name: str) -> list[str]:
+    """Every rule a name created from a reference (`a/to/b`) breaks: Djinn asks only
+    letters and digits, 1 to 32 of them, of these (3 to 32 is for `POST /namespaces`)."""
+    errors = []
+    if len(name) > 32:
+        errors.append("Name cannot be longer than 32 characters in length")
+    if not NAME_RE.fullmatch(name):
+        errors.append("Name can only have letters, and numbers")
+    return errors
+
+
 def validate_fields(errors: Errors, *, description: str | None, visibility: str | None) -> None:
     """Add the rules that `description` and `visibility` break to `errors`."""
     if description is not None and len(description) > DESCRIPTION_MAX:

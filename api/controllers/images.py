@@ -21,13 +21,11 @@ from litestar.params import FromPath
 from api import paging
 from api.access import namespace_guard
 from api.auth import Caller
-from api.errors import label
 from api.render import api_base, iso, origin, settled
 from api.resources import common_fields, readable_resource, resource_guard
 from api.schemas.images import DownloadOut, ImageCreate, ImageOut
 from api.uploads import Upload, UploadStart, blob_response, discard_on_error, receive_upload
 from application.images import ImageContent
-from domain.errors import ValidationError
 from domain.images import FileCheck, is_qcow2
 from domain.origin import Origin
 from infrastructure.bootstrap import Marid
@@ -38,7 +36,7 @@ Req = Request[Any, Any, Any]
 ONE = "/api/images/{image_id:int}"
 QEMU_DISK = "application/x-qemu-disk"
 DOWNLOAD_TYPES = (QEMU_DISK, "application/octet-stream")
-JSON_FIELDS = {f.encode_name for f in msgspec.structs.fields(ImageCreate)}
+FIELDS = tuple(f.encode_name for f in msgspec.structs.fields(ImageCreate))
 
 
 def image_out(base: str, row: ResourceRow) -> ImageOut:
@@ -106,14 +104,10 @@ async def receive_image(request: Req, marid: Marid) -> ImageRequest:
     is deleted again."""
     try:
         upload = await receive_upload(
-            request, marid.blobs, _begin, limit=marid.settings.image_max_size
+            request, marid.blobs, _begin, limit=marid.settings.image_max_size, json_fields=FIELDS
         )
     except _NotQcow2Error as refused:
         return ImageRequest(Upload(refused.fields, None, b"", None, None), FileCheck.NOT_QCOW2)
-    if request.content_type[0] == "application/json":
-        unknown = sorted(set(upload.fields) - JSON_FIELDS)
-        if unknown:
-            raise ValidationError({k: [f"{label(k)} is not a known field"] for k in unknown})
     if upload.key is None:
         return ImageRequest(upload, FileCheck.MISSING)
     if upload.fields.get("download_url") or not is_qcow2(upload.head):

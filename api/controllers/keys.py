@@ -93,6 +93,7 @@ class KeyController(Controller):
             origin(request, user.id),
             name=data.name,
             namespace=data.namespace,
+            key=data.key,
         )
         return key_out(api_base(request), settled(marid.keys.get(marid.settle(outcome))))
 

@@ -108,6 +108,7 @@ class NamespaceController(Controller):
             data.visibility,
             origin(request, me.id),
             name=data.name,
+            parent=data.parent,
         )
         return namespace_out(
             api_base(request), settled(marid.namespaces.get_by_id(marid.settle(outcome)))

@@ -115,7 +115,9 @@ class ObjectController(Controller):
         user = caller.signed_in()
         creation = ObjectUpload(marid, user.id, origin(request, user.id))
         limit = marid.settings.object_max_size
-        upload = await receive_upload(request, marid.blobs, creation.begin, limit=limit)
+        upload = await receive_upload(
+            request, marid.blobs, creation.begin, limit=limit, json_fields=("name", "namespace")
+        )
         row = await anyio.to_thread.run_sync(creation.finish, upload)
         return object_out(api_base(request), row)
 

@@ -10,7 +10,7 @@ from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 
 
-class BuildCreate(msgspec.Struct, forbid_unknown_fields=True):
+class BuildCreate(msgspec.Struct):
     manifest: str | None = None
     comment: str | None = None
     tags: list[str] | None = None

@@ -5,17 +5,18 @@ from __future__ import annotations
 import msgspec
 
 from api.schemas.namespaces import NamespaceOut
+from api.schemas.patch import Patch
 from api.schemas.users import UserOut
 
 
-class CronCreate(msgspec.Struct, forbid_unknown_fields=True):
+class CronCreate(msgspec.Struct):
     name: str | None = None
     schedule: str | None = None
     timezone: str | None = None
     manifest: str | None = None
 
 
-class CronUpdate(msgspec.Struct, forbid_unknown_fields=True):
+class CronUpdate(Patch):
     """Any of the fields; absent or empty ones keep their current values."""
 
     name: str | None = None

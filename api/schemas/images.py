@@ -8,7 +8,7 @@ from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 
 
-class ImageCreate(msgspec.Struct, forbid_unknown_fields=True):
+class ImageCreate(msgspec.Struct):
     """The JSON form: the image is fetched from `download_url` in the background."""
 
     name: str | None = None

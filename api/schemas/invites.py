@@ -8,7 +8,7 @@ from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 
 
-class InviteCreate(msgspec.Struct, forbid_unknown_fields=True):
+class InviteCreate(msgspec.Struct):
     handle: str | None = None
 
 

@@ -5,20 +5,22 @@ from __future__ import annotations
 import msgspec
 
 from api.schemas.namespaces import NamespaceOut
+from api.schemas.patch import Patch
 from api.schemas.users import UserOut
 
 
-class KeyCreate(msgspec.Struct, forbid_unknown_fields=True):
+class KeyCreate(msgspec.Struct):
     name: str | None = None
     key: str | None = None
     config: str | None = None
     namespace: str | None = None
 
 
-class KeyUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """Only `config` changes; `name` and `namespace` are accepted when they are unchanged."""
+class KeyUpdate(Patch):
+    """Only `config` changes; `name`, `key` and `namespace` are accepted unchanged."""
 
     name: str | None = None
+    key: str | None = None
     config: str | None = None
     namespace: str | None = None
 

@@ -6,20 +6,22 @@ from typing import Any
 
 import msgspec
 
+from api.schemas.patch import Patch
 from api.schemas.users import UserOut
 
 
-class NamespaceCreate(msgspec.Struct, forbid_unknown_fields=True):
+class NamespaceCreate(msgspec.Struct):
     name: str | None = None
     parent: str | None = None
     description: str | None = None
     visibility: str | None = None
 
 
-class NamespaceUpdate(msgspec.Struct, forbid_unknown_fields=True):
-    """Only the fields sent change; `name` is accepted only when it is unchanged."""
+class NamespaceUpdate(Patch):
+    """Only the fields sent change; `name` and `parent` are accepted only unchanged."""
 
     name: str | None = None
+    parent: str | None = None
     description: str | None = None
     visibility: str | None = None
 

@@ -8,7 +8,7 @@ from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 
 
-class VariableCreate(msgspec.Struct, forbid_unknown_fields=True):
+class VariableCreate(msgspec.Struct):
     key: str | None = None
     value: str | None = None
     mask: bool | None = None

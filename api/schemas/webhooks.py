@@ -7,7 +7,7 @@ import msgspec
 from api.schemas.namespaces import NamespaceOut
 
 
-class WebhookIn(msgspec.Struct, forbid_unknown_fields=True):
+class WebhookIn(msgspec.Struct):
     """Create: absent fields take their defaults (`active` true, every event).
     Update: absent fields keep their values; an empty `payload_url` keeps it too.
     A non-empty `secret` replaces the secret; `remove_secret` removes it.

@@ -354,7 +354,9 @@ def files_in(root: Path) -> list[Path]:
 
 
 async def receive(request: FakeRequest, store: FileBlobStore, begin: Any, limit: int) -> Upload:
-    return await receive_upload(cast(Any, request), store, begin, limit=limit)
+    return await receive_upload(
+        cast(Any, request), store, begin, limit=limit, json_fields=("name", "namespace")
+    )
 
 
 async def test_multipart_is_parsed_in_any_chunking(tmp_path: Path) -> None:

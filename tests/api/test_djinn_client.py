@@ -1,0 +1,268 @@
+"""What Djinn's own API client sends, answered as it expects (CONTRACT.md "Updates and
+unknown fields"): every field on PATCH with the unchanged ones empty, unknown fields
+ignored, and one 400 listing every problem of a body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infrastructure.bootstrap import Marid
+from tests.helpers import Auth, Client, create_ns, event_states
+from tests.unit.test_keys import rsa_key
+
+# The zero value of Djinn's manifest type, as its client marshals an unchanged manifest.
+EMPTY_MANIFEST = (
+    'namespace: ""\ndriver: {}\nenv: []\nobjects: {}\nsources: []\nstages: []\n'
+    "allow_failures: []\njobs: []\n"
+)
+MANIFEST = "driver:\n  type: os\nstages: [test]\njobs:\n- stage: test\n  commands: [true]\n"
+
+
+def create_key(client: Client, auth: Auth, **fields: Any) -> dict[str, Any]:
+    body = {"name": "deploy", "key": rsa_key(), "config": "Host *", **fields}
+    response = client.post("/api/keys", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def create_cron(client: Client, auth: Auth) -> dict[str, Any]:
+    body = {"name": "nightly", "schedule": "daily", "manifest": MANIFEST}
+    response = client.post("/api/cron", json=body, headers=auth)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+# --- namespaces ----------------------------------------------------------------------------
+
+
+def test_namespace_patch_as_djinn_client_sends_it(client: Client, alice: Auth) -> None:
+    create_ns(client, alice, "djinn", description="old")
+    body = {"parent": "", "name": "", "description": "x", "visibility": "internal"}
+
+    response = client.patch("/api/n/alice/djinn", json=body, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["description"] == "x"
+    assert response.json()["visibility"] == "internal"
+    assert response.json()["name"] == "djinn"
+
+
+def test_namespace_patch_with_unchanged_create_only_fields_is_accepted(
+    client: Client, alice: Auth
+) -> None:
+    create_ns(client, alice, "djinn")
+    create_ns(client, alice, "docs", parent="djinn")
+    body = {"parent": "djinn", "name": "docs", "description": "the docs"}
+
+    response = client.patch("/api/n/alice/djinn/docs", json=body, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["description"] == "the docs"
+
+
+def test_namespace_patch_cannot_change_name_or_parent(client: Client, alice: Auth) -> None:
+    create_ns(client, alice, "djinn")
+    create_ns(client, alice, "docs", parent="djinn")
+
+    response = client.patch(
+        "/api/n/alice/djinn/docs", json={"name": "other", "parent": "elsewhere"}, headers=alice
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "name": ["Name cannot be changed"],
+        "parent": ["Parent cannot be changed"],
+    }
+
+
+def test_empty_and_null_fields_keep_namespace_values(client: Client, alice: Auth) -> None:
+    create_ns(client, alice, "djinn", description="kept", visibility="public")
+
+    response = client.patch(
+        "/api/n/alice/djinn", json={"description": "", "visibility": None}, headers=alice
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["description"] == "kept"
+    assert response.json()["visibility"] == "public"
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def test_key_patch_as_djinn_client_sends_it(client: Client, alice: Auth) -> None:
+    key = create_key(client, alice)
+    body = {"namespace": "", "name": "", "key": "", "config": "UserKnownHostsFile /dev/null"}
+
+    response = client.patch(f"/api/keys/{key['id']}", json=body, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["config"] == "UserKnownHostsFile /dev/null"
+    assert response.json()["name"] == "deploy"
+
+
+def test_key_patch_with_an_empty_config_keeps_it(client: Client, alice: Auth) -> None:
+    key = create_key(client, alice)
+
+    response = client.patch(f"/api/keys/{key['id']}", json={"config": ""}, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["config"] == "Host *"
+
+
+def test_key_patch_may_resend_the_same_key_but_not_another(client: Client, alice: Auth) -> None:
+    private = rsa_key()
+    key = create_key(client, alice, key=private)
+
+    same = client.patch(f"/api/keys/{key['id']}", json={"key": private}, headers=alice)
+    other = client.patch(f"/api/keys/{key['id']}", json={"key": "something"}, headers=alice)
+
+    assert same.status_code == 200, same.text
+    assert other.status_code == 400
+    assert other.json() == {"key": ["Key cannot be changed"]}
+
+
+# --- cron ----------------------------------------------------------------------------------
+
+
+def test_cron_patch_as_djinn_client_sends_it_keeps_the_manifest(
+    client: Client, alice: Auth
+) -> None:
+    cron = create_cron(client, alice)
+    body = {"name": "", "schedule": "monthly", "manifest": EMPTY_MANIFEST}
+
+    response = client.patch(f"/api/cron/{cron['id']}", json=body, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["schedule"] == "monthly"
+    assert response.json()["manifest"] == MANIFEST
+    assert response.json()["name"] == "nightly"
+
+
+def test_cron_patch_with_a_real_manifest_still_replaces_it(client: Client, alice: Auth) -> None:
+    cron = create_cron(client, alice)
+    manifest = MANIFEST.replace("[true]", "[false]")
+
+    response = client.patch(f"/api/cron/{cron['id']}", json={"manifest": manifest}, headers=alice)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["manifest"] == manifest
+
+
+def test_cron_patch_with_an_invalid_manifest_is_still_refused(client: Client, alice: Auth) -> None:
+    cron = create_cron(client, alice)
+    manifest = MANIFEST.replace("type: os", "type: nosuchdriver")
+
+    response = client.patch(f"/api/cron/{cron['id']}", json={"manifest": manifest}, headers=alice)
+
+    assert response.status_code == 400
+    assert response.json() == {"manifest": ["Build manifest, invalid driver specified"]}
+
+
+# --- unknown fields ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/namespaces", {"name": "extra", "colour": "red"}),
+        ("/api/variables", {"key": "A", "value": "x", "masked": True, "colour": "red"}),
+        ("/api/cron", {"name": "c", "schedule": "daily", "manifest": MANIFEST, "id": 99}),
+        ("/api/builds", {"manifest": MANIFEST, "trigger": "manual"}),
+    ],
+    ids=["namespace", "variable", "cron", "build"],
+)
+def test_unknown_fields_are_ignored_on_create(
+    client: Client, alice: Auth, path: str, body: dict[str, Any]
+) -> None:
+    response = client.post(path, json=body, headers=alice)
+
+    assert response.status_code == 201, response.text
+    assert "colour" not in response.json()
+
+
+def test_unknown_fields_are_ignored_on_update(client: Client, alice: Auth) -> None:
+    key = create_key(client, alice)
+
+    response = client.patch(
+        f"/api/keys/{key['id']}", json={"config": "Host x", "secret": "y"}, headers=alice
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["config"] == "Host x"
+
+
+# --- one 400 with every problem ------------------------------------------------------------
+
+
+def test_a_wrongly_typed_field_does_not_hide_other_fields_errors(
+    client: Client, alice: Auth
+) -> None:
+    response = client.post(
+        "/api/namespaces", json={"name": 5, "visibility": "bogus"}, headers=alice
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["name"] == ["Name must be a string"]
+    assert "visibility" in body
+
+
+def test_a_wrongly_typed_field_alone_writes_nothing(
+    client: Client, alice: Auth, marid: Marid
+) -> None:
+    """The other fields are valid: the use case would save, but the application refuses."""
+    before = event_states(marid)
+
+    response = client.post(
+        "/api/namespaces", json={"name": "fine", "description": ["not", "text"]}, headers=alice
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"description": ["Description must be a string"]}
+    assert event_states(marid) == before
+    assert client.get("/api/n/alice/fine", headers=alice).status_code == 404
+
+
+def test_a_wrongly_typed_field_on_a_no_op_update_is_still_refused(
+    client: Client, alice: Auth
+) -> None:
+    create_ns(client, alice, "djinn", description="kept")
+
+    response = client.patch("/api/n/alice/djinn", json={"description": 7}, headers=alice)
+
+    assert response.status_code == 400
+    assert response.json() == {"description": ["Description must be a string"]}
+    assert client.get("/api/n/alice/djinn", headers=alice).json()["description"] == "kept"
+
+
+def test_type_errors_come_before_namespace_permission(
+    client: Client, alice: Auth, bob: Auth
+) -> None:
+    """Validation (400) precedes the namespace permission check (422)."""
+    create_ns(client, alice, "djinn", visibility="public")
+
+    response = client.post(
+        "/api/variables",
+        json={"key": "A", "value": 5, "namespace": "djinn@alice"},
+        headers=bob,
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"value": ["Value must be a string"]}
+
+
+def test_type_errors_and_rule_failures_are_reported_together_on_variables(
+    client: Client, alice: Auth
+) -> None:
+    response = client.post(
+        "/api/variables", json={"key": "1bad", "value": "x", "mask": "maybe"}, headers=alice
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["mask"] == ["Mask must be a boolean"]
+    assert "key" in body
