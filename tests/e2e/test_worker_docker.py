@@ -91,17 +91,15 @@ def test_a_killed_workers_containers_are_removed_and_its_build_runs_again_once(
     created = submit(client, alice, manifest([job], driver={"type": "docker", "image": image}))
     until(lambda: running(owner), 30, "the dead-to-be worker's container to run")
 
+    assert ours(owner)["volumes"]
     docker_worker.kill()  # SIGKILL: no cleanup, no command, the lease simply runs out
     docker_worker.wait()
-    left = ours(owner)
     marid.start_worker(
         WorkerConfig("rescuer", lease=timedelta(seconds=2), sweep_interval=0.3), ("docker",)
     )
     until(lambda: nothing_left(owner), 5, "the dead worker's containers and volumes to go")
     result = finished(client, alice, 1, timeout=60)
 
-    assert left["containers"]  # it did leave them behind
-    assert left["volumes"]
     assert result["status"] == "passed"
     assert "orphaned" in result["tags"]
     assert event_count(marid, "Build.Claimed") == 2  # the dead worker's run, and one more

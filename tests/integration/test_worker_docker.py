@@ -322,9 +322,8 @@ def test_leftovers_of_dead_workers_are_removed_and_live_ones_kept(image: str) ->
             name=f"marid-test-live-{os.getpid()}", labels={OWNER: process_owner()}
         )
 
-        removed = Leftovers()()
+        Leftovers()()  # (a worker of a parallel test process may sweep them first)
 
-        assert removed >= 1
         assert not ours(dead)["volumes"]
         assert [v["Name"] for v in ours()["volumes"]] == [f"marid-test-live-{os.getpid()}"]
     finally:
