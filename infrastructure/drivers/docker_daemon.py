@@ -105,22 +105,24 @@ class Leftovers:
 
     def __init__(self, api_timeout: float = 30.0) -> None:
         self.api_timeout = api_timeout
+        self._failing = False  # warned once while the daemon is away; quiet until it is back
 
     def __call__(self) -> int:
-        """Remove what dead workers left; how many things were removed (errors are logged:
-        the daemon may be away for a while). A connection per call: nothing to close."""
+        """Remove what dead workers left; how many things were removed. A connection per
+        call: nothing to close."""
         try:
             client = connect(self.api_timeout)
+            try:
+                removed = self._remove(client.api)
+            finally:
+                client.close()
         except Errors as exc:
-            log.warning("cannot look for leftover docker containers: %s", explain(exc))
+            level = logging.DEBUG if self._failing else logging.WARNING
+            log.log(level, "cannot remove leftover docker containers: %s", explain(exc))
+            self._failing = True
             return 0
-        try:
-            return self._remove(client.api)
-        except Errors as exc:
-            log.warning("cannot remove leftover docker containers: %s", explain(exc))
-            return 0
-        finally:
-            client.close()
+        self._failing = False
+        return removed
 
     def _remove(self, api: Any) -> int:
         removed = 0
