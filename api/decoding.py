@@ -11,14 +11,36 @@ happen while they stand (the application refuses to save).
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from typing import Any, Union
 
 import msgspec
 from litestar import Request, Response
+from litestar.exceptions import ClientException, SerializationException
 
 from application.input_errors import current_input_errors, set_input_errors
+
+NOT_JSON = "Request body is not valid JSON"
+# A `\uD800`-`\uDBFF` escape not followed by a `\uDC00`-`\uDFFF` one, or the reverse.
+LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def not_json(body: bytes) -> str:
+    """Why a body that failed to decode is not JSON, in words a client can act on.
+
+    msgspec calls a lone UTF-16 surrogate escape "Input data was truncated"; say what it
+    is instead.
+    """
+    lone = LONE_SURROGATE.search(body)
+    if lone is not None:
+        escape = lone.group().decode("ascii")
+        return f"{NOT_JSON}: {escape} is half of a UTF-16 surrogate pair, alone"
+    return NOT_JSON
 
 
 def label(field: str) -> str:
@@ -71,7 +93,10 @@ class MaridRequest(Request[Any, Any, Any]):
     """A request whose JSON body loses its wrongly typed fields to recorded field errors."""
 
     async def json(self) -> Any:
-        data = await super().json()
+        try:
+            data = await super().json()
+        except SerializationException:
+            raise ClientException(not_json(await self.body())) from None
         data_field = self.route_handler.parsed_data_field
         if not isinstance(data, dict) or data_field is None:
             return data

@@ -9,7 +9,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from api.decoding import input_errors_of, label, merged, type_errors
+from api.decoding import input_errors_of, label, merged, not_json, type_errors
 from domain.errors import (
     ConflictError,
     NamespacePermissionError,
@@ -109,7 +109,7 @@ def check_body(body: bytes, struct_type: Any) -> str | dict[str, list[str]]:
     try:
         data = msgspec.json.decode(body)
     except msgspec.DecodeError:
-        return "Request body is not valid JSON"
+        return not_json(body)
     except RecursionError:
         return TOO_DEEP
     if not isinstance(data, dict):

@@ -61,7 +61,7 @@ from multipart import (
     parse_options_header,
 )
 
-from api.decoding import label, record_input_errors
+from api.decoding import label, not_json, record_input_errors
 from api.errors import NUL
 from application.ports import BlobInfo, BlobStore
 from domain.errors import ValidationError
@@ -454,7 +454,7 @@ def _json_fields(request: Req, body: bytes, known: Collection[str]) -> dict[str,
     try:
         data = msgspec.json.decode(body)
     except (msgspec.DecodeError, RecursionError):
-        raise ClientException("Request body is not valid JSON") from None
+        raise ClientException(not_json(body)) from None
     if not isinstance(data, dict):
         raise ClientException("Request body must be a JSON object")
     errors: dict[str, list[str]] = {}

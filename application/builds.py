@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Collection, Sequence
+from datetime import timedelta
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -12,8 +13,9 @@ from application.core import Outcome
 from application.ports import BuildInputs
 from application.resources import Placement, ResourceCases
 from domain.builds import Build, BuildCounter, plan, valid_tag
-from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
-from domain.identity import aggregate_id
+from domain.errors import Errors, NotFoundError, ValidationError
+from domain.identity import aggregate_id, index_id
+from domain.index import Index
 from domain.manifest import PREFIX, Manifest
 from domain.namespace_ref import NamespaceRef, NamespaceRefError
 from domain.origin import Origin
@@ -22,6 +24,9 @@ from domain.users import User
 # Every concurrent submit for one owner races for the owner's counter, and each lost race
 # means another submit won: allow enough attempts for a burst of parallel submits.
 SUBMIT_ATTEMPTS = 100
+# How long an `Idempotency-Key` keeps answering with the build it first created.
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+IDEMPOTENCY = "build-request"
 KEY_DIR = "/root/.ssh"
 
 
@@ -49,8 +54,14 @@ class BuildCases(ResourceCases):
         trigger_type: str = "manual",
         system_tags: Sequence[str] = (),
         attach: Callable[[int], Sequence[Aggregate]] | None = None,
+        idempotency_key: str | None = None,
     ) -> Outcome[int]:
         """Submit a build: the owner's next number, its plan and snapshot, in one save.
+
+        With an `idempotency_key`, the caller's first submit with that key in the last 24
+        hours is the only one: a repeat answers with its build and no recordings (nothing
+        was written). The key is claimed in the same save as the build, so of two
+        concurrent submits with one key, one builds and the other finds its build.
 
         `attach(build_id)` gives aggregates to save with the build (e.g. the firing cron);
         it runs on each attempt, after the reloads, and may raise to abandon the submit.
@@ -59,6 +70,10 @@ class BuildCases(ResourceCases):
         The counter is loaded last, just before the save, so that the window in which a
         concurrent submit can take the same number is short; a lost race runs again.
         """
+        request_key = None if idempotency_key is None else f"{caller_id}:{idempotency_key}"
+        earlier = self._earlier_build(request_key)
+        if earlier is not None:
+            return Outcome(earlier, [])
         parsed = Manifest.parse(manifest, drivers)
         submitter = self.load(aggregate_id("user", caller_id), User)
         if submitter is None:
@@ -103,6 +118,9 @@ class BuildCases(ResourceCases):
             build_id: int,
             tag_rows: list[dict[str, Any]],
         ) -> Outcome[int]:
+            earlier = self._earlier_build(request_key)
+            if earlier is not None:  # a concurrent submit with the key won the race
+                return Outcome(earlier, [])
             counter = self.load(BuildCounter.create_id(placement.owner_id), BuildCounter)
             if counter is None:
                 counter = BuildCounter(owner_id=placement.owner_id, origin=origin)
@@ -126,10 +144,35 @@ class BuildCases(ResourceCases):
                 tags=tag_rows,
                 origin=origin,
             )
-            attached = attach(build_id) if attach is not None else ()
+            attached = list(attach(build_id)) if attach is not None else []
+            if request_key is not None:
+                attached.append(self._claim_request(request_key, build_id, origin))
             return Outcome(build_id, self.save(build, counter, *placement.pending, *attached))
 
         return self.run(command, attempts=SUBMIT_ATTEMPTS)
+
+    def _earlier_build(self, request_key: str | None) -> int | None:
+        """The build an idempotency key made in the last 24 hours, if any."""
+        if request_key is None:
+            return None
+        index = self.load(index_id(IDEMPOTENCY, request_key), Index)
+        if index is None or index.holder is None:
+            return None
+        if self.clock() - index.modified_on >= IDEMPOTENCY_WINDOW:
+            return None
+        return index.holder
+
+    def _claim_request(self, request_key: str, build_id: int, origin: Origin) -> Index:
+        """The key's index, held by this build from now on: called once `_earlier_build`
+        found no live holder, so a holder left is past its window and is taken over. A
+        concurrent claim makes one of the saves fail, and its command runs again."""
+        index = self.load(index_id(IDEMPOTENCY, request_key), Index)
+        if index is None:
+            return Index(kind=IDEMPOTENCY, key=request_key, holder=build_id, origin=origin)
+        if index.holder is not None:
+            index.release(index.holder, origin)
+        index.claim(build_id, origin)
+        return index
 
     def _build_placement(self, parsed: Manifest, caller_id: int, origin: Origin) -> Placement:
         """The manifest's namespace resolved like any reference; problems go under `manifest`."""
@@ -210,12 +253,11 @@ class BuildCases(ResourceCases):
         self._number_rows("build_artifact", artifacts)
 
     def _writable_build(self, build_id: int, caller_id: int) -> Build:
-        """The build, if the caller may change it (404 before 422)."""
+        """The build, if the caller may change it (else 404: see `require_write`)."""
         build = self.load(Build.create_id(build_id), Build)
         if build is None:
             raise NotFoundError("build")
-        if not self.can_write_resource(build.owner_id, build.namespace_id, caller_id):
-            raise NamespacePermissionError()
+        self.require_write("build", build.owner_id, build.namespace_id, caller_id)
         return build
 
     def tag_build(
@@ -245,8 +287,7 @@ class BuildCases(ResourceCases):
                 raise NotFoundError("build")
             if name not in build.tags:
                 raise NotFoundError("tag")
-            if not self.can_write_resource(build.owner_id, build.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("build", build.owner_id, build.namespace_id, caller_id)
             build.untag(name, origin)
             return Outcome(None, self.save(build))
 

@@ -10,7 +10,7 @@ from eventsourcing.domain import Aggregate
 
 from application.builds import BuildCases
 from application.core import Outcome
-from application.ports import BuildInputs
+from application.ports import BuildInputs, NamespaceMembers
 from application.resources import Placement, name_key
 from domain.crons import Cron, CronNotDueError, validate_cron
 from domain.errors import (
@@ -94,6 +94,7 @@ class CronCases(BuildCases):
 
         def command() -> Outcome[int]:
             cron = self._live_cron(cron_id)
+            self.require_write("cron", cron.owner_id, cron.namespace_id, caller_id)
             new_name = name or cron.name
             new_schedule = schedule or cron.schedule
             new_timezone = timezone or cron.timezone
@@ -113,8 +114,6 @@ class CronCases(BuildCases):
             ) not in (None, cron_id):
                 errors.add("name", "Name already exists")
             errors.raise_if_any()
-            if not self.can_write_resource(cron.owner_id, cron.namespace_id, caller_id):
-                raise NamespacePermissionError()
             indexes: list[Aggregate] = []
             old_key = name_key(Placement(cron.owner_id, cron.namespace_id), cron.name)
             if name_key(placement, new_name) != old_key:
@@ -143,8 +142,7 @@ class CronCases(BuildCases):
 
         def command() -> Outcome[None]:
             cron = self._live_cron(cron_id)
-            if not self.can_write_resource(cron.owner_id, cron.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("cron", cron.owner_id, cron.namespace_id, caller_id)
             cron.delete(origin)
             index = self.release_name(
                 "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, origin
@@ -152,6 +150,22 @@ class CronCases(BuildCases):
             return Outcome(None, self.save(cron, index))
 
         return self.run(command)
+
+    def going_with_namespaces(
+        self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin
+    ) -> list[Aggregate]:
+        """A namespace's crons go with it, and release their names."""
+        going = super().going_with_namespaces(namespace_ids, members, origin)
+        for cron_id in members.crons(namespace_ids):
+            cron = self.load(Cron.create_id(cron_id), Cron)
+            if cron is None or cron.deleted or cron.namespace_id not in namespace_ids:
+                continue  # the read model lagged: it is not there any more
+            cron.delete(origin)
+            index = self.release_name(
+                "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, origin
+            )
+            going += [cron, index]
+        return going
 
     def fire_due(
         self, cron_id: int, due: datetime, inputs: BuildInputs, drivers: Collection[str]
@@ -169,6 +183,8 @@ class CronCases(BuildCases):
             cron.check_due(due, now)
         except CronNotDueError:
             return Outcome(None, [])
+        if cron.namespace_id is not None and self.namespace(cron.namespace_id) is None:
+            return self._delete_orphan(cron_id)
 
         def attach(build_id: int) -> Sequence[Aggregate]:
             current = self.load(Cron.create_id(cron_id), Cron)
@@ -196,6 +212,26 @@ class CronCases(BuildCases):
             log.warning("cron %s could not fire for %s: %s", cron_id, due.isoformat(), exc)
             return self._record_failure(cron_id, due, now, str(exc))
         return Outcome(outcome.value, outcome.recordings)
+
+    def _delete_orphan(self, cron_id: int) -> Outcome[int | None]:
+        """A cron whose namespace is gone goes too, instead of firing into nowhere.
+
+        Deleting a namespace deletes its crons; this catches one created while that
+        deletion ran, and those of namespaces deleted before crons went with them.
+        """
+
+        def command() -> Outcome[int | None]:
+            cron = self.load(Cron.create_id(cron_id), Cron)
+            if cron is None or cron.deleted:
+                return Outcome(None, [])
+            log.info("cron %s: its namespace %s is gone, deleting it", cron_id, cron.namespace_id)
+            cron.delete(SCHEDULER_ORIGIN)
+            index = self.release_name(
+                "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, SCHEDULER_ORIGIN
+            )
+            return Outcome(None, self.save(cron, index))
+
+        return self.run(command)
 
     def _record_failure(
         self, cron_id: int, due: datetime, now: datetime, error: str

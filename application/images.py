@@ -8,7 +8,7 @@ from datetime import timedelta
 from application.core import Outcome
 from application.ports import BlobInfo
 from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NamespacePermissionError, NotFoundError
+from domain.errors import Errors, NotFoundError
 from domain.identity import aggregate_id
 from domain.images import (
     DRIVER,
@@ -81,8 +81,7 @@ class ImageCases(ResourceCases):
 
         def command() -> Outcome[str | None]:
             image = self.image(image_id)
-            if not self.can_write_resource(image.owner_id, image.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("image", image.owner_id, image.namespace_id, caller_id)
             image.delete(origin)
             index = self.release_name(
                 "image", image.owner_id, image.namespace_id, image.name, image_id, origin

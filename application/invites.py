@@ -138,7 +138,8 @@ class InviteCases(NamespaceCases):
 
         def command() -> Outcome[None]:
             ns, root = self._with_root(namespace_id)
-            ns.require_owner(caller_id)
+            if caller_id != ns.owner_id:  # owner only: 404 for anyone else (CONTRACT.md)
+                raise NotFoundError("namespace")
             user_id = self.user_for_handle(handle)
             if user_id is None or user_id not in root.collaborators:
                 raise RuleError(NO_SUCH_COLLABORATOR)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.core import Outcome
 from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NamespacePermissionError, NotFoundError
+from domain.errors import Errors, NotFoundError
 from domain.keys import SshKey, clean_key, validate_key
 from domain.origin import Origin
 
@@ -68,6 +68,7 @@ class KeyCases(ResourceCases):
 
         def command() -> Outcome[int]:
             ssh_key = self.live_key(key_id)
+            self.require_write("key", ssh_key.owner_id, ssh_key.namespace_id, caller_id)
             errors = Errors()
             if name is not None and name != ssh_key.name:
                 errors.add("name", NAME_FIXED)
@@ -76,8 +77,6 @@ class KeyCases(ResourceCases):
             if namespace is not None:
                 self._check_same_namespace(ssh_key, namespace, caller_id, errors)
             errors.raise_if_any()
-            if not self.can_write_resource(ssh_key.owner_id, ssh_key.namespace_id, caller_id):
-                raise NamespacePermissionError()
             ssh_key.update(config, origin)
             return Outcome(key_id, self.save(ssh_key))
 
@@ -88,8 +87,7 @@ class KeyCases(ResourceCases):
 
         def command() -> Outcome[None]:
             ssh_key = self.live_key(key_id)
-            if not self.can_write_resource(ssh_key.owner_id, ssh_key.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("key", ssh_key.owner_id, ssh_key.namespace_id, caller_id)
             ssh_key.delete(origin)
             index = self.release_name(
                 "key", ssh_key.owner_id, ssh_key.namespace_id, ssh_key.name, key_id, origin

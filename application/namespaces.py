@@ -8,6 +8,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from application.core import CoreApplication, Outcome
+from application.ports import NamespaceMembers
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
 from domain.identity import aggregate_id
 from domain.index import KeyTakenError
@@ -120,7 +121,7 @@ class NamespaceCases(CoreApplication):
 
         def command() -> Outcome[int]:
             ns = self.namespace(namespace_id)
-            if ns is None:
+            if ns is None or ns.owner_id != caller_id:  # owner only: 404 for anyone else
                 raise NotFoundError("namespace")
             errors = Errors()
             if name is not None and name != ns.name:
@@ -130,20 +131,28 @@ class NamespaceCases(CoreApplication):
                 errors.add("parent", PARENT_FIXED)
             validate_fields(errors, description=description, visibility=visibility)
             errors.raise_if_any()
-            ns.require_owner(caller_id)
             ns.update(description, visibility, origin)
             return Outcome(namespace_id, self.save(ns))
 
         return self.run(command)
 
-    def delete_namespace(self, namespace_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
-        """Delete a namespace and its whole subtree in one save; owner only."""
+    def delete_namespace(
+        self,
+        namespace_id: int,
+        caller_id: int,
+        origin: Origin,
+        members: NamespaceMembers | None = None,
+    ) -> Outcome[None]:
+        """Delete a namespace and its whole subtree in one save; owner only.
+
+        What lives only in a namespace (crons, webhooks) is deleted with it, in the same
+        save, so the audit trail shows each deletion; `members` finds them.
+        """
 
         def command() -> Outcome[None]:
             ns = self.namespace(namespace_id)
-            if ns is None:
+            if ns is None or ns.owner_id != caller_id:  # owner only: 404 for anyone else
                 raise NotFoundError("namespace")
-            ns.require_owner(caller_id)
             changed: list[Aggregate] = []
             stack = [ns]
             while stack:
@@ -160,9 +169,21 @@ class NamespaceCases(CoreApplication):
                 if parent is not None:
                     parent.forget_child(ns.public_id, origin)
                     changed.append(parent)
+            deleted_ids = {n.public_id for n in changed if isinstance(n, Namespace)}
+            if members is not None:
+                changed += self.going_with_namespaces(deleted_ids, members, origin)
             return Outcome(None, self.save(*changed))
 
         return self.run(command)
+
+    def going_with_namespaces(
+        self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin
+    ) -> list[Aggregate]:
+        """The members of these namespaces, deleted, with the indexes they release.
+
+        Each use-case class that owns such a member extends this (calling `super()`).
+        """
+        return []
 
     def resolve_namespace(
         self, ref: NamespaceRef, caller_id: int, origin: Origin, field_name: str = "namespace"

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from application.core import Outcome
 from application.ports import BlobInfo
 from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NamespacePermissionError, NotFoundError
+from domain.errors import Errors, NotFoundError
 from domain.identity import aggregate_id
 from domain.objects import Object, validate_name, validate_object
 from domain.origin import Origin
@@ -96,8 +96,7 @@ class ObjectCases(ResourceCases):
             obj = self.load(aggregate_id("object", object_id), Object)
             if obj is None or obj.deleted:
                 raise NotFoundError("object")
-            if not self.can_write_resource(obj.owner_id, obj.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("object", obj.owner_id, obj.namespace_id, caller_id)
             obj.delete(origin)
             index = self.release_name(
                 "object", obj.owner_id, obj.namespace_id, obj.name, object_id, origin

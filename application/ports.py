@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol
@@ -59,3 +59,15 @@ class BuildInputs(Protocol):
     def objects(self, owner_id: int, namespace_id: int | None) -> list[dict[str, Any]]:
         """Dicts with `object_id` and `name`."""
         ...
+
+
+class NamespaceMembers(Protocol):
+    """What lives in namespaces and goes with them when they are deleted.
+
+    Read from the read models: the use case loads each aggregate found and checks it
+    still lives there before deleting it, so a stale row can never delete the wrong one.
+    """
+
+    def crons(self, namespace_ids: Collection[int]) -> list[int]: ...
+
+    def webhooks(self, namespace_ids: Collection[int]) -> list[int]: ...

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from eventsourcing.domain import Aggregate
 
 from application.namespaces import NamespaceCases
-from domain.errors import Errors, NamespacePermissionError, ValidationError
+from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
 from domain.index import Index, KeyTakenError
 from domain.namespace_ref import NamespaceRef, NamespaceRefError
 from domain.origin import Origin
@@ -114,6 +114,15 @@ class ResourceCases(NamespaceCases):
         )
         index.release(holder, origin)
         return index
+
+    def require_write(
+        self, what: str, owner_id: int, namespace_id: int | None, caller_id: int
+    ) -> None:
+        """Refuse a change to a resource the caller may see but not change: 404, as Djinn
+        answers every "cannot touch this" (CONTRACT.md); 422 is only for submitting data
+        into a namespace."""
+        if not self.can_write_resource(owner_id, namespace_id, caller_id):
+            raise NotFoundError(what)
 
     def can_write_resource(self, owner_id: int, namespace_id: int | None, caller_id: int) -> bool:
         """Write access: the namespace's owner or collaborators; the owner once detached."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from application.core import Outcome
 from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NamespacePermissionError, NotFoundError
+from domain.errors import Errors, NotFoundError
 from domain.identity import aggregate_id
 from domain.origin import Origin
 from domain.variables import Variable, validate_variable
@@ -50,8 +50,7 @@ class VariableCases(ResourceCases):
             variable = self.load(aggregate_id("variable", variable_id), Variable)
             if variable is None or variable.deleted:
                 raise NotFoundError("variable")
-            if not self.can_write_resource(variable.owner_id, variable.namespace_id, caller_id):
-                raise NamespacePermissionError()
+            self.require_write("variable", variable.owner_id, variable.namespace_id, caller_id)
             variable.delete(origin)
             index = self.release_name(
                 "variable",

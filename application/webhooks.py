@@ -19,6 +19,7 @@ from eventsourcing.domain import Aggregate
 
 from application.core import Outcome
 from application.namespaces import NamespaceCases
+from application.ports import NamespaceMembers
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
 from domain.identity import index_id
 from domain.index import Index, KeyTakenError
@@ -149,6 +150,19 @@ class WebhookCases(NamespaceCases):
             return Outcome(None, self.save(hook, *released))
 
         return self.run(command)
+
+    def going_with_namespaces(
+        self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin
+    ) -> list[Aggregate]:
+        """A namespace's webhooks go with it, and release their payload URLs."""
+        going = super().going_with_namespaces(namespace_ids, members, origin)
+        for webhook_id in members.webhooks(namespace_ids):
+            hook = self.webhook(webhook_id)
+            if hook is None or hook.namespace_id not in namespace_ids:
+                continue  # the read model lagged: it is not there any more
+            hook.delete(origin)
+            going += [hook, *self._release_url(hook.payload_url, webhook_id, origin)]
+        return going
 
     def _writable(self, namespace_id: int, webhook_id: int, caller_id: int) -> Webhook:
         """The live webhook of this namespace, if the caller may write there; else 404."""

@@ -21,6 +21,7 @@ from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.downloads import Downloads
 from infrastructure.drivers import factories
 from infrastructure.ids import PostgresIds
+from infrastructure.namespace_members import ReadModelNamespaceMembers
 from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
@@ -85,6 +86,7 @@ class Marid:
         self.images = ImageQueries(self.datastore)
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
+        self.namespace_members = ReadModelNamespaceMembers(self.datastore)
         self.build_logs = BuildLogs(self.datastore, self.conninfo)  # worker output, live
         self.build_logs.create_table()
         self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
@@ -116,8 +118,17 @@ class Marid:
             self.webhook_dispatcher.start()  # once the API installs its payload renderer
 
     def settle(self, outcome: Outcome[T]) -> T:
-        """Wait until the read models hold an outcome's events, then return its value."""
-        self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
+        """Wait until the read models hold an outcome's events, then return its value.
+
+        An outcome that wrote nothing may name what an earlier request wrote (a repeated
+        `Idempotency-Key`), perhaps still on its way: then wait for everything committed.
+        """
+        if outcome.recordings:
+            self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
+        else:
+            head = self.app.recorder.max_notification_id()
+            for name in self.read_models.views if head else ():
+                self.read_models.wait_until(name, head or 0, self.settings.read_wait_timeout)
         return outcome.value
 
     def start_worker(

@@ -4,13 +4,14 @@ of a namespace and of an object. Their sub-resources are in `api.controllers.bui
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import anyio
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
+from litestar.exceptions import ClientException, NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, JSONBody
 
@@ -147,6 +148,19 @@ def listed(request: Req, rows: list[BuildRow], at: Any) -> Response[list[BuildOu
     return Response([build_out(base, r) for r in rows], headers=paging.headers(request, at))
 
 
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def idempotency_key(request: Req) -> str | None:
+    """The request's `Idempotency-Key`: 1 to 255 visible ASCII characters, or None."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ClientException("Idempotency-Key must be 1 to 255 visible ASCII characters")
+    return key
+
+
 class BuildController(Controller):
     tags = ["builds"]
     guards = [namespace_guard, build_guard]
@@ -174,6 +188,7 @@ class BuildController(Controller):
         marid: NamedDependency[Marid],
         caller: NamedDependency[Caller],
     ) -> BuildOut:
+        """Honours `Idempotency-Key`: a repeat within 24 hours answers with the first build."""
         user = caller.signed_in()
         outcome = marid.app.submit_build(
             user.id,
@@ -183,6 +198,7 @@ class BuildController(Controller):
             marid.settings.drivers,
             marid.build_inputs,
             origin(request, user.id),
+            idempotency_key=idempotency_key(request),
         )
         return build_out(api_base(request), settled(marid.builds.get_by_id(marid.settle(outcome))))
 

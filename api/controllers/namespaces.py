@@ -128,7 +128,10 @@ class NamespaceController(Controller):
         namespace_row: NamedDependency[NamespaceRow],
     ) -> None:
         me = caller.signed_in()
-        marid.settle(marid.app.delete_namespace(namespace_row.id, me.id, origin(request, me.id)))
+        outcome = marid.app.delete_namespace(
+            namespace_row.id, me.id, origin(request, me.id), marid.namespace_members
+        )
+        marid.settle(outcome)
 
     @get(NS + "/-/namespaces", sync_to_thread=True, summary="Child namespaces", opt=READ)
     def children(

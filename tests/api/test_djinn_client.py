@@ -5,6 +5,7 @@ ignored, and one 400 listing every problem of a body.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -266,3 +267,139 @@ def test_type_errors_and_rule_failures_are_reported_together_on_variables(
     body = response.json()
     assert body["mask"] == ["Mask must be a boolean"]
     assert "key" in body
+
+
+# --- deleting a namespace takes its crons and webhooks, as events ---------------------------
+
+
+def deleted_topics(marid: Marid) -> list[str]:
+    notifications = marid.app.recorder.select_notifications(start=None, limit=100_000)
+    return [n.topic.split(":")[-1] for n in notifications if n.topic.endswith(".Deleted")]
+
+
+def test_deleting_a_namespace_deletes_its_crons_and_webhooks(
+    client: Client, alice: Auth, marid: Marid
+) -> None:
+    create_ns(client, alice, "djinn")
+    cron = client.post(
+        "/api/cron",
+        json={"name": "nightly", "schedule": "daily", "manifest": "namespace: djinn\n" + MANIFEST},
+        headers=alice,
+    ).json()
+    hook = client.post(
+        "/api/n/alice/djinn/-/webhooks",
+        json={"payload_url": "https://hooks.invalid/a"},
+        headers=alice,
+    )
+    assert hook.status_code == 201, hook.text
+
+    response = client.delete("/api/n/alice/djinn", headers=alice)
+
+    assert response.status_code == 204
+    assert client.get(f"/api/cron/{cron['id']}", headers=alice).status_code == 404
+    assert all(c["id"] != cron["id"] for c in client.get("/api/cron", headers=alice).json())
+    assert {"Cron.Deleted", "Webhook.Deleted"} <= set(deleted_topics(marid))
+
+
+def test_names_and_urls_of_a_deleted_namespace_are_free_again(client: Client, alice: Auth) -> None:
+    manifest = "namespace: djinn\n" + MANIFEST
+    create_ns(client, alice, "djinn")
+    client.post(
+        "/api/cron",
+        json={"name": "nightly", "schedule": "daily", "manifest": manifest},
+        headers=alice,
+    )
+    client.post(
+        "/api/n/alice/djinn/-/webhooks",
+        json={"payload_url": "https://hooks.invalid/a"},
+        headers=alice,
+    )
+    client.delete("/api/n/alice/djinn", headers=alice)
+    create_ns(client, alice, "other")
+
+    cron = client.post(
+        "/api/cron",
+        json={"name": "nightly", "schedule": "daily", "manifest": manifest},
+        headers=alice,
+    )
+    hook = client.post(
+        "/api/n/alice/other/-/webhooks",
+        json={"payload_url": "https://hooks.invalid/a"},
+        headers=alice,
+    )
+
+    assert cron.status_code == 201, cron.text
+    assert hook.status_code == 201, hook.text
+
+
+# --- Idempotency-Key on POST /builds --------------------------------------------------------
+
+
+def submit(client: Client, auth: Auth, key: str | None, comment: str = "first") -> Any:
+    headers = auth if key is None else {**auth, "Idempotency-Key": key}
+    return client.post(
+        "/api/builds", json={"manifest": MANIFEST, "comment": comment}, headers=headers
+    )
+
+
+def test_a_retried_submit_with_the_same_key_answers_the_first_build(
+    client: Client, alice: Auth
+) -> None:
+    first = submit(client, alice, "retry-1")
+
+    again = submit(client, alice, "retry-1", comment="a retry")
+
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    assert len(client.get("/api/builds", headers=alice).json()) == 1
+
+
+def test_different_keys_or_none_make_different_builds(client: Client, alice: Auth) -> None:
+    numbers = [submit(client, alice, key).json()["number"] for key in ("a", "b", None, None)]
+
+    assert numbers == [1, 2, 3, 4]
+
+
+def test_one_users_key_is_not_anothers(client: Client, alice: Auth, bob: Auth) -> None:
+    mine = submit(client, alice, "shared")
+
+    theirs = submit(client, bob, "shared")
+
+    assert theirs.status_code == 201
+    assert theirs.json()["id"] != mine.json()["id"]
+    assert theirs.json()["user_id"] != mine.json()["user_id"]
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "tab\tkey"])
+def test_a_malformed_idempotency_key_is_a_400(client: Client, alice: Auth, key: str) -> None:
+    response = submit(client, alice, key)
+
+    assert response.status_code == 400
+    assert "Idempotency-Key" in response.json()["message"]
+    assert client.get("/api/builds", headers=alice).json() == []
+
+
+def test_concurrent_submits_with_one_key_make_one_build(client: Client, alice: Auth) -> None:
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda _: submit(client, alice, "race"), range(4)))
+
+    assert {a.status_code for a in answers} == {201}
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(client.get("/api/builds", headers=alice).json()) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/namespaces", "/api/variables", "/api/images"])
+def test_a_lone_surrogate_is_named_not_called_truncated(
+    client: Client, alice: Auth, path: str
+) -> None:
+    body = b'{"name": "ok\\ud800", "key": "A", "value": "x"}'
+
+    response = client.post(
+        path, content=body, headers={**alice, "Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "message": "Request body is not valid JSON: \\ud800 is half of a UTF-16 surrogate "
+        "pair, alone"
+    }
