@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,10 +34,13 @@ from api.controllers.webhooks import WebhookController
 from api.decoding import MaridRequest, label, refuse_undecodable
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, nul_errors
+from api.operations import Operations, OperationsController
 from api.ratelimit import RateLimiter, too_many
 from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
+from infrastructure import logs
 from infrastructure.bootstrap import Marid
+from infrastructure.metrics import UNMATCHED, HttpMetrics, new_registry
 from infrastructure.settings import Settings
 
 log = logging.getLogger("marid.api")
@@ -51,10 +55,11 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class MaridAPI(Litestar):
-    """Litestar with three things done before routing: namespace paths, request ids and
-    per-client rate limits."""
+    """Litestar with four things done around routing: namespace paths, request ids (also
+    in every log line of the request), per-client rate limits and request metrics."""
 
     rate_limiter = RateLimiter(0)
+    http_metrics: HttpMetrics | None = None
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -71,14 +76,26 @@ class MaridAPI(Litestar):
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
         request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
         state["request_id"] = request_id
+        logged_as = logs.request_id.set(request_id)
+        try:
+            await self._serve(scope, receive, send, request_id)
+        finally:
+            logs.request_id.reset(logged_as)
+
+    async def _serve(self, scope: Any, receive: Any, send: Any, request_id: str) -> None:
+        started = time.perf_counter()
+        status, responded = 500, 0.0  # if the app fails before it starts a response
         verdict = self.rate_limiter.check_request(scope) if self.rate_limiter.enabled else None
         if verdict is not None and not verdict.allowed:
             for message in too_many(verdict, request_id):
                 await send(message)
+            self._observe(scope, 429, time.perf_counter() - started)
             return
 
         async def send_with_id(message: Any) -> None:
+            nonlocal status, responded
             if message["type"] == "http.response.start":
+                status, responded = message["status"], time.perf_counter()
                 headers = [
                     (k, JSON_UTF8)
                     if k.lower() == b"content-type" and v == b"application/json"
@@ -91,7 +108,16 @@ class MaridAPI(Litestar):
                 message["headers"] = headers
             await send(message)
 
-        await super().__call__(scope, receive, send_with_id)
+        try:
+            await super().__call__(scope, receive, send_with_id)
+        finally:
+            # Latency until the response starts: an output stream may then run for hours.
+            self._observe(scope, status, (responded or time.perf_counter()) - started)
+
+    def _observe(self, scope: Any, status: int, seconds: float) -> None:
+        if self.http_metrics is not None:
+            route = scope.get("path_template") or UNMATCHED  # a template: bounded labels
+            self.http_metrics.observe(scope["method"], route, status, seconds)
 
 
 async def screen_request(request: Request[Any, Any, Any]) -> None:
@@ -172,6 +198,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             CronController,
             WebhookController,
             BadgeController,
+            OperationsController,
         ],
         dependencies=DEPENDENCIES,
         guards=[authenticate],
@@ -191,4 +218,6 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         debug=False,
     )
     app.rate_limiter = RateLimiter(settings.rate_limit)
+    registry, app.http_metrics = new_registry(lambda: getattr(app.state, "marid", None))
+    app.state.operations = Operations(settings, registry)
     return app

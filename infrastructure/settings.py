@@ -168,6 +168,11 @@ class Settings:
     docker_cpus: float | None = None
     docker_pids: int | None = 1024
     docker_network: str | None = None
+    # Operations: `json` for JSON-lines logs; /readyz fails while a read model lags by this
+    # many events or more; /metrics asks for this bearer token when it is set.
+    log_format: str = "human"
+    ready_max_lag: int = 1000
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(
@@ -222,4 +227,7 @@ class Settings:
             docker_cpus=_limit(env, "MARID_DOCKER_CPUS", None),
             docker_pids=_count(env, "MARID_DOCKER_PIDS", 1024) or None,
             docker_network=(env.get("MARID_DOCKER_NETWORK") or "").strip() or None,
+            log_format=_choice(env, "MARID_LOG_FORMAT", ("human", "json")),
+            ready_max_lag=_int(env, "MARID_READY_MAX_LAG", 1000),
+            metrics_token=(env.get("MARID_METRICS_TOKEN") or "").strip() or None,
         )

@@ -1,0 +1,69 @@
+"""`/healthz`, `/readyz` and `/metrics`: for load balancers, orchestrators and Prometheus.
+
+No `/api` prefix and no user token (CONTRACT.md "Operations endpoints"); `/metrics` asks
+for `MARID_METRICS_TOKEN` as a bearer token when it is set.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Controller, Request, Response, get
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from api.auth import UNAUTHORIZED_HEADERS
+from infrastructure.bootstrap import Marid
+from infrastructure.health import unready_reasons
+from infrastructure.settings import Settings
+
+
+class Operations:
+    """What the operations endpoints read: this app's settings and metrics registry."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry) -> None:
+        self.settings = settings
+        self.registry = registry
+
+    def check_metrics_token(self, header: str | None) -> None:
+        """401 unless `MARID_METRICS_TOKEN` is unset or `header` bears it."""
+        expected = self.settings.metrics_token
+        if expected is None:
+            return
+        scheme, _, token = (header or "").strip().partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            token.strip().encode(), expected.encode()
+        ):
+            raise NotAuthorizedException("Unauthorized", headers=UNAUTHORIZED_HEADERS)
+
+
+def provide_operations(request: Request[Any, Any, Any]) -> Operations:
+    operations: Operations = request.app.state.operations
+    return operations
+
+
+class OperationsController(Controller):
+    include_in_schema = False
+    dependencies = {"operations": Provide(provide_operations, sync_to_thread=False)}
+
+    @get("/healthz", sync_to_thread=False)
+    def healthz(self) -> dict[str, str]:
+        return {"status": "ok"}
+
+    @get("/readyz", sync_to_thread=True)
+    def readyz(
+        self, marid: NamedDependency[Marid], operations: NamedDependency[Operations]
+    ) -> Response[dict[str, Any]]:
+        reasons = unready_reasons(marid, operations.settings.ready_max_lag)
+        if reasons:
+            return Response({"status": "unready", "reasons": reasons}, status_code=503)
+        return Response({"status": "ready"}, status_code=200)
+
+    @get("/metrics", sync_to_thread=True)
+    def metrics(
+        self, request: Request[Any, Any, Any], operations: NamedDependency[Operations]
+    ) -> Response[bytes]:
+        operations.check_metrics_token(request.headers.get("authorization"))
+        return Response(generate_latest(operations.registry), media_type=CONTENT_TYPE_LATEST)
