@@ -218,6 +218,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         debug=False,
     )
     app.rate_limiter = RateLimiter(settings.rate_limit)
+        logging_config=None,  # the process's one format (infrastructure.logs), not Litestar's
     registry, app.http_metrics = new_registry(lambda: getattr(app.state, "marid", None))
     app.state.operations = Operations(settings, registry)
     return app

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -12,6 +11,7 @@ from typing import NoReturn
 from domain.errors import DomainError, NotFoundError, ValidationError
 from domain.origin import Origin
 from domain.scopes import ScopeError, Scopes
+from infrastructure import logs
 from infrastructure.settings import Settings, SettingsError, parse_duration
 
 CLI_ORIGIN = Origin.system("cli")
@@ -125,12 +125,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings.from_env()
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
-        if settings.log_level != "DEBUG":
-            # APScheduler reports every tick of the cron scheduler (each second) at INFO.
-            logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logs.configure(settings.log_level, settings.log_format)
         handler = HANDLERS[args.command]
         handler(settings, args)
     except (UsageError, SettingsError, ScopeError) as exc:

@@ -14,6 +14,7 @@ from domain.origin import Origin
 from domain.scopes import Scopes
 from infrastructure.bootstrap import Marid
 from infrastructure.drivers import describe, factories
+from infrastructure.logs import uvicorn_log_config
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
 
@@ -40,6 +41,7 @@ def serve(settings: Settings, host: str | None, port: int | None, api_only: bool
             host=host,
             port=port,
             log_level=settings.log_level.lower(),
+            log_config=uvicorn_log_config(settings.log_level),  # marid's format, not uvicorn's
             timeout_graceful_shutdown=5,
         )
     finally:

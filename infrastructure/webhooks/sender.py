@@ -159,6 +159,18 @@ class Sender:
         else:
             status = "pending"
         retry_in = self.policy.retry_in(claimed.attempt) if status == "pending" else 0.0
+        log.log(
+            logging.DEBUG if delivered else logging.INFO,
+            "webhook %s delivery %s (%s) attempt %s: %s, %s",
+            claimed.webhook_id,
+            claimed.id,
+            claimed.event,
+            claimed.attempt,
+            f"HTTP {attempt.code}" if attempt.code is not None else attempt.error,
+            "refused, not retried"
+            if permanent
+            else (f"retry in {retry_in:g}s" if status == "pending" else status),
+        )
         if not self.store.record(claimed, attempt, status, retry_in):
             log.warning(
                 "delivery %s: dropped (webhook deleted or deactivated) or claimed again before "
