@@ -15,8 +15,11 @@ from domain.users import User, validate_registration
 
 
 class UserCases(CoreApplication):
-    def register_user(self, username: str, email: str, origin: Origin) -> Outcome[int]:
-        """Register a user; username and email are unique (case-insensitively)."""
+    def register_user(
+        self, username: str, email: str, origin: Origin, *, admin: bool = False
+    ) -> Outcome[int]:
+        """Register a user; username and email are unique (case-insensitively). An
+        administrator may also read the audit log."""
         validate_registration(username, email)
 
         def command() -> Outcome[int]:
@@ -32,7 +35,9 @@ class UserCases(CoreApplication):
                 except KeyTakenError:
                     errors.add(field, message)
             errors.raise_if_any()
-            user = User(public_id=user_id, username=username, email=email, origin=origin)
+            user = User(
+                public_id=user_id, username=username, email=email, origin=origin, admin=admin
+            )
             return Outcome(user_id, self.save(user, *indexes))
 
         return self.run(command)

@@ -44,9 +44,14 @@ class User(Aggregate):
         username: str
         email: str
         origin: Origin
+        # Added after the first release: events stored before it read as not admin.
+        admin: bool = False
 
     @event(Registered)
-    def __init__(self, public_id: int, username: str, email: str, origin: Origin) -> None:
+    def __init__(
+        self, public_id: int, username: str, email: str, origin: Origin, admin: bool = False
+    ) -> None:
         self.public_id = public_id
         self.username = username
         self.email = email
+        self.admin = admin

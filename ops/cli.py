@@ -13,6 +13,7 @@ from domain.origin import Origin
 from domain.scopes import ScopeError, Scopes
 from infrastructure import logs
 from infrastructure.settings import Settings, SettingsError, parse_duration
+from ops.audit import add_parser as add_audit_parser
 
 CLI_ORIGIN = Origin.system("cli")
 
@@ -72,6 +73,9 @@ def build_parser() -> Parser:
     create_user = users.add_parser("create", help="create a user; prints its id")
     create_user.add_argument("username")
     create_user.add_argument("--email", required=True)
+    create_user.add_argument(
+        "--admin", action="store_true", help="an administrator (may read the audit log)"
+    )
 
     tokens = commands.add_parser("tokens", help="manage tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -115,9 +119,7 @@ def build_parser() -> Parser:
     worker.add_argument("--lease", type=duration, metavar="DURATION", help="e.g. 30s")
     worker.add_argument("--name", help="the worker's name in the audit log (default host:pid)")
 
-    audit = commands.add_parser("audit", help="print the event log with who did what")
-    audit.add_argument("--after", type=int, default=0, metavar="NOTIFICATION_ID")
-    audit.add_argument("--limit", type=int, default=100)
+    add_audit_parser(commands)
     return parser
 
 
@@ -154,7 +156,9 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
 
     marid = Marid(settings)
     try:
-        user_id = marid.app.register_user(args.username, args.email, CLI_ORIGIN).value
+        user_id = marid.app.register_user(
+            args.username, args.email, CLI_ORIGIN, admin=args.admin
+        ).value
         marid.catch_up()
         print(user_id)
     finally:
@@ -300,25 +304,9 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> None:
-    from infrastructure.bootstrap import Marid
+    from ops.audit import run
 
-    marid = Marid(settings)
-    try:
-        notifications = marid.app.recorder.select_notifications(
-            start=args.after, limit=args.limit, inclusive_of_start=False
-        )
-        for n in notifications:
-            event = marid.app.mapper.to_domain_event(n)
-            origin = getattr(event, "origin", None)
-            actor = origin.actor if isinstance(origin, Origin) else "-"
-            request_id = (origin.request_id if isinstance(origin, Origin) else None) or "-"
-            stamp = getattr(event, "timestamp", None)
-            when = stamp.isoformat() if stamp is not None else "-"
-            print(
-                f"{n.id}\t{when}\t{type(event).__qualname__}\t{n.originator_id}\t{actor}\t{request_id}"
-            )
-    finally:
-        marid.close()
+    run(settings, args)
 
 
 def wait_for_signal() -> None:

@@ -63,7 +63,7 @@ def announce_admin(marid: Marid, host: str, port: int) -> None:
         if token_file.exists():
             print(f"marid: the admin token is in {token_file}", flush=True)
         return
-    user_id = marid.app.register_user("admin", "admin@localhost", SERVE_ORIGIN).value
+    user_id = marid.app.register_user("admin", "admin@localhost", SERVE_ORIGIN, admin=True).value
     token = generate_token()
     marid.app.create_token(user_id, "admin", hash_token(token), Scopes.all(), None, SERVE_ORIGIN)
     marid.catch_up()

@@ -25,6 +25,11 @@ class UserQueries(Queries):
         )
         return None if row is None else user_from(row)
 
+    def is_admin(self, user_id: int) -> bool:
+        """Whether the user is an administrator (`admin`, `users create --admin`)."""
+        row = self.fetch_one("SELECT admin FROM users WHERE id = %s", (user_id,))
+        return bool(row and row["admin"])
+
     def count_users(self) -> int:
         return self.count("SELECT count(*) AS count FROM users")
 

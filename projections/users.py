@@ -19,7 +19,7 @@ class UsersView(View):
     projection_name = "users"
     tables = {
         "users": "(id bigint PRIMARY KEY, username text NOT NULL, email text NOT NULL, "
-        "created_at timestamptz NOT NULL)",
+        "created_at timestamptz NOT NULL, admin boolean NOT NULL DEFAULT false)",
         "tokens": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
         "user_id bigint NOT NULL, name text NOT NULL, "
         "token_hash text NOT NULL, scopes text NOT NULL, expires_at timestamptz, "
@@ -43,13 +43,9 @@ class UsersProjection(Projection[UsersView]):
 
     @process_event.register
     def user_registered(self, event: User.Registered, tracking: Tracking) -> None:
-        sql = f"INSERT INTO {self.view.t('users')} VALUES (%s, %s, %s, %s)"
-        self.view.write(
-            tracking,
-            lambda c: c.execute(
-                sql, (event.public_id, event.username, event.email, event.timestamp)
-            ),
-        )
+        sql = f"INSERT INTO {self.view.t('users')} VALUES (%s, %s, %s, %s, %s)"
+        values = (event.public_id, event.username, event.email, event.timestamp, event.admin)
+        self.view.write(tracking, lambda c: c.execute(sql, values))
 
     @process_event.register
     def token_created(self, event: Token.Created, tracking: Tracking) -> None:
