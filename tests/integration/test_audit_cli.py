@@ -8,6 +8,7 @@ import signal
 import subprocess
 from typing import Any
 
+import psycopg
 import pytest
 
 from infrastructure.bootstrap import Marid
@@ -257,3 +258,13 @@ def test_follow_streams_new_events_until_interrupted(
 )
 def test_bad_audit_arguments_are_one_line_and_status_2(cli: Cli, args: list[str]) -> None:
     assert_usage_error(cli("audit", *args))
+
+
+def test_users_create_admin_makes_an_administrator(cli: Cli, database: str) -> None:
+    cli.ok("users", "create", "root", "--email", "root@example.com", "--admin")
+    cli.ok("users", "create", "plain", "--email", "plain@example.com")
+
+    with psycopg.connect(database) as conn:
+        rows = conn.execute("SELECT username, admin FROM users ORDER BY id").fetchall()
+
+    assert rows == [("root", True), ("plain", False)]
