@@ -20,6 +20,7 @@ from litestar.typing import FieldDefinition
 
 from api.auth import authenticate
 from api.badge import BadgeController
+from api.controllers.audit import AuditController
 from api.controllers.build_parts import BuildPartsController
 from api.controllers.builds import BuildController
 from api.controllers.crons import CronController
@@ -198,6 +199,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             CronController,
             WebhookController,
             BadgeController,
+            AuditController,
             OperationsController,
         ],
         dependencies=DEPENDENCIES,
@@ -216,9 +218,9 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
             render_plugins=[SwaggerRenderPlugin()],
         ),
         debug=False,
+        logging_config=None,  # the process's one format (infrastructure.logs), not Litestar's
     )
     app.rate_limiter = RateLimiter(settings.rate_limit)
-        logging_config=None,  # the process's one format (infrastructure.logs), not Litestar's
     registry, app.http_metrics = new_registry(lambda: getattr(app.state, "marid", None))
     app.state.operations = Operations(settings, registry)
     return app
