@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-import time
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -81,6 +82,7 @@ def opened(settings: Settings) -> Iterator[Any]:
 def run(settings: Settings, args: argparse.Namespace) -> None:
     from application.audit import parse_time
 
+    stop = stop_on_signals() if getattr(args, "follow", False) else threading.Event()
     with opened(settings) as audit:
         now = datetime.now(UTC)
         if args.audit_action == "show":
@@ -103,10 +105,10 @@ def run(settings: Settings, args: argparse.Namespace) -> None:
                 raise ValidationError(
                     {f"--{k.replace('_', '-')}": v for k, v in exc.fields.items()}
                 ) from None
-            log(audit, f, args)
+            log(audit, f, args, stop)
 
 
-def log(audit: Any, f: Any, args: argparse.Namespace) -> None:
+def log(audit: Any, f: Any, args: argparse.Namespace, stop: threading.Event) -> None:
     head = audit.log.head()
     events = audit.log.newest(f, args.limit)[::-1]
     events = [e for e in events if e.id > args.after]
@@ -114,16 +116,21 @@ def log(audit: Any, f: Any, args: argparse.Namespace) -> None:
     if not args.follow:
         return
     position = max([head, args.after, *(e.id for e in events)])
-    try:
-        while True:
-            events = audit.log.after(f, position, 500)
-            if events:
-                position = events[-1].id
-                print_entries(audit.entries(events), args.json, widths, header=False)
-            else:
-                time.sleep(POLL_SECONDS)
-    except KeyboardInterrupt:
-        return
+    while not stop.is_set():
+        events = audit.log.after(f, position, 500)
+        if events:
+            position = events[-1].id
+            print_entries(audit.entries(events), args.json, widths, header=False)
+        else:
+            stop.wait(POLL_SECONDS)
+
+
+def stop_on_signals() -> threading.Event:
+    """Ctrl-C (or SIGTERM) ends `--follow` between two polls, with status 0."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
 
 
 def print_entries(
