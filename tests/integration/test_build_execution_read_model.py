@@ -358,7 +358,8 @@ def test_output_appears_once_the_job_and_the_build_have_ended(marid: Marid, run:
     assert while_running is None
     assert job_done.output == "$ make test\nok\n"
     assert build_running.output is None
-    assert build_row(marid, run.build_id).output == "creating driver\n"
+    # the build's output is its whole log, every job's part in the order it was stored
+    assert build_row(marid, run.build_id).output == "creating driver\n$ make test\nok\n"
     assert jobs(marid, run.build_id)["lint.1"].output is None  # ended, but nothing written
 
 
