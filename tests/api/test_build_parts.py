@@ -242,8 +242,8 @@ def test_reader_of_a_public_build_may_not_tag_or_untag_it(
     tagged = client.post("/api/b/alice/1/tags", json=["mine"], headers=bob)
     untagged = client.delete("/api/b/alice/1/tags/keep", headers=bob)
 
-    assert tagged.status_code == 422
-    assert untagged.status_code == 422
+    assert_not_found(tagged)
+    assert_not_found(untagged)
     assert client.get("/api/b/alice/1").json()["tags"] == ["keep"]
 
 

@@ -766,7 +766,7 @@ def test_collaborator_updates_the_owners_key(
 
 
 @pytest.mark.parametrize("visibility", ["public", "internal"])
-def test_reader_may_not_update_or_delete_and_gets_422(
+def test_reader_may_not_update_or_delete_and_gets_404(
     client: Client, alice: Auth, bob: Auth, visibility: str
 ) -> None:
     create_ns(client, alice, "proj", visibility=visibility)
@@ -779,19 +779,23 @@ def test_reader_may_not_update_or_delete_and_gets_422(
     ]
 
     for response in answers:
-        assert response.status_code == 422
-        assert response.json() == DENIED
+        assert_not_found(response)
     assert client.get(url, headers=alice).json()["config"] == "Host a"
 
 
-def test_field_errors_come_before_the_write_refusal(client: Client, alice: Auth, bob: Auth) -> None:
+def test_write_refusal_comes_before_field_errors(client: Client, alice: Auth, bob: Auth) -> None:
     create_ns(client, alice, "proj", visibility="public")
-    body = create(client, alice, namespace="proj")
+    body = create(client, alice, namespace="proj", config="Host a")
+    url = f"/api/keys/{body['id']}"
 
-    response = client.patch(f"/api/keys/{body['id']}", json={"name": "other"}, headers=bob)
+    reader = client.patch(url, json={"name": "other", "config": "x"}, headers=bob)
+    writer = client.patch(url, json={"name": "other", "config": "x"}, headers=alice)
 
-    assert response.status_code == 400
-    assert response.json() == {"name": ["Name cannot be changed"]}
+    assert_not_found(reader)
+    assert writer.status_code == 400
+    assert writer.json() == {"name": ["Name cannot be changed"]}
+    after = client.get(url, headers=alice).json()
+    assert (after["name"], after["config"]) == (body["name"], "Host a")
 
 
 # --- delete -----------------------------------------------------------------------------------

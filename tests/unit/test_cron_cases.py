@@ -172,10 +172,14 @@ def test_only_writers_may_change_or_delete(app: MaridApplication) -> None:
     alice, bob = register(app, "alice"), register(app, "bob")
     cron_id = create(app, alice)
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.update_cron(cron_id, bob, "x", None, None, None, DRIVERS, ORIGIN)
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):  # the write check comes before the field checks
+        app.update_cron(cron_id, bob, None, "sometimes", None, None, DRIVERS, ORIGIN)
+    with pytest.raises(NotFoundError):
         app.delete_cron(cron_id, bob, ORIGIN)
+    cron = load(app, cron_id)
+    assert (cron.name, cron.deleted) == ("nightly", False)
     app.delete_cron(cron_id, alice, ORIGIN)
 
     with pytest.raises(NotFoundError):

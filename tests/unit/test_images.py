@@ -241,8 +241,10 @@ def test_only_a_writer_may_delete(app: MaridApplication) -> None:
     alice, bob = register(app, "alice"), register(app, "bob")
     image_id = create(app, alice, "alpine", namespace="proj")
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.delete_image(image_id, bob, ORIGIN)
+
+    assert image(app, image_id).name == "alpine"  # still there
 
 
 # --- download claims (domain) ----------------------------------------------------------

@@ -386,8 +386,10 @@ def test_collaborator_cannot_remove_collaborators(
     add_collaborator(app, proj, bob)
     add_collaborator(app, proj, carol)
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.remove_collaborator(proj, bob, "carol", ORIGIN)
+    with pytest.raises(NotFoundError):  # the owner check comes before the handle's
+        app.remove_collaborator(proj, bob, "nobody", ORIGIN)
 
     assert root(app, proj).collaborators == [bob, carol]
 

@@ -534,12 +534,14 @@ def test_reader_without_write_access_cannot_update_or_delete(app: MaridApplicati
     assert root is not None
     app.update_namespace(root.public_id, alice, None, "public", ORIGIN)
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.update_key(key_id, bob, "Host b", ORIGIN)
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):  # the write check comes before the field checks
+        app.update_key(key_id, bob, "Host b", ORIGIN, name="renamed")
+    with pytest.raises(NotFoundError):
         app.delete_key(key_id, bob, ORIGIN)
 
-    assert loaded(app, key_id).config == ""
+    assert loaded(app, key_id).config == ""  # still there, unchanged
 
 
 def test_delete_frees_the_name(app: MaridApplication) -> None:
@@ -572,8 +574,9 @@ def test_detached_key_stays_with_its_owner_alone(app: MaridApplication) -> None:
     add_collaborator(app, root.public_id, bob)
     app.delete_namespace(root.public_id, alice, ORIGIN)
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.update_key(key_id, bob, "x", ORIGIN)
+    assert loaded(app, key_id).config == ""
     app.update_key(key_id, alice, "Host a", ORIGIN, namespace="")
 
     assert loaded(app, key_id).config == "Host a"

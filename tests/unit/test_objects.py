@@ -266,7 +266,7 @@ def test_only_writers_delete_and_deleted_objects_are_gone(app: MaridApplication)
     bob = register(app, "bob")
     object_id = create(app, alice, "data")
 
-    with pytest.raises(NamespacePermissionError):
+    with pytest.raises(NotFoundError):
         app.delete_object(object_id, bob, ORIGIN)
     key = app.delete_object(object_id, alice, ORIGIN).value
     with pytest.raises(NotFoundError):
