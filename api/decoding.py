@@ -43,9 +43,13 @@ def not_json(body: bytes) -> str:
     return NOT_JSON
 
 
+# Fields whose name in Djinn's messages is not their JSON name.
+LABELS = {"handle": "Username or email"}
+
+
 def label(field: str) -> str:
     """Djinn's display name of a field: `payload_url` -> `Payload url`."""
-    return field.replace("_", " ").capitalize()
+    return LABELS.get(field) or field.replace("_", " ").capitalize()
 
 
 def describe(annotation: Any) -> str:

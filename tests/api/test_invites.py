@@ -136,7 +136,7 @@ def test_badly_typed_fields_are_field_errors_and_unknown_ones_ignored(
     unknown = client.post(INVITES, json={"handle": "bob", "role": "admin"}, headers=alice)
 
     assert typed.status_code == 400
-    assert typed.json() == {"handle": ["Handle must be a string"]}
+    assert typed.json() == {"handle": ["Username or email must be a string"]}
     assert unknown.status_code == 201, unknown.text
     assert "role" not in unknown.json()
 
