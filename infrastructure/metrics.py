@@ -14,7 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
 from projections.maintenance import Status, status
@@ -139,9 +144,11 @@ def webhook_metrics(marid: Marid) -> Iterator[Metric]:
 
 def followers(marid: Marid) -> list[Status]:
     """Position, head and lag of each follower of the event log, as `marid projections
-    status` shows them: the read models and the webhook dispatcher."""
+    status` shows them: the read models and the webhook dispatcher; and the build workers
+    of this process, whose position only this process knows."""
     rows = [status(marid.app, p) for p in marid.projections.values()]
     rows.append(marid.webhook_dispatcher.status())
+    rows.extend(worker.status() for worker in marid.workers)
     return rows
 
 
@@ -155,11 +162,23 @@ def follower_metrics(rows: list[Status]) -> Iterator[Metric]:
     lag = GaugeMetricFamily(
         "marid_projection_lag_events", "Events of interest not yet applied", labels=["projection"]
     )
+    missing = GaugeMetricFamily(
+        "marid_projection_gaps_missing",
+        "Notification ids missing just below the position (rolled-back inserts: normal)",
+        labels=["projection"],
+    )
+    skipped = CounterMetricFamily(
+        "marid_projection_gaps_skipped",
+        "Events that committed after the follower had passed their id (data loss)",
+        labels=["projection"],
+    )
     for row in rows:
         position.add_metric([row.name], row.position)
         head.add_metric([row.name], row.head)
         lag.add_metric([row.name], row.lag)
-    yield from (position, head, lag)
+        missing.add_metric([row.name], row.missing)
+        skipped.add_metric([row.name], row.skipped)
+    yield from (position, head, lag, missing, skipped)
 
 
 def pool_metrics(marid: Marid) -> Iterator[Metric]:

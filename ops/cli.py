@@ -258,11 +258,11 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     marid = Marid(settings)
     try:
         if args.action == "status":
-            print("projection\tposition\thead\tlag")
+            print("projection\tposition\thead\tlag\tgaps missing\tgaps skipped")
             rows = [status(marid.app, p) for p in marid.projections.values()]
             rows.append(marid.webhook_dispatcher.status())
             for s in rows:
-                print(f"{s.name}\t{s.position}\t{s.head}\t{s.lag}")
+                print(f"{s.name}\t{s.position}\t{s.head}\t{s.lag}\t{s.missing}\t{s.skipped}")
         elif args.action == "rebuild":
             if args.name is not None and args.name not in PROJECTIONS:
                 raise UsageError(

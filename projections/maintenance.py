@@ -16,6 +16,7 @@ from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 
 from projections.base import View, lock_key
+from projections.followers import gaps
 
 log = logging.getLogger("marid.projections")
 BATCH = 500
@@ -194,6 +195,8 @@ class Status:
     position: int
     head: int
     lag: int
+    missing: int = 0  # ids missing just below the position: rolled back, normal
+    skipped: int = 0  # ids that committed after the follower passed them: data loss
 
 
 def status(app: Application[UUID], projection: Projection[View]) -> Status:
@@ -205,12 +208,25 @@ def follower_status(app: Application[UUID], name: str, view: View, topics: Seque
     """The same for any follower of the event log with a tracking table (read models, the
     webhook dispatcher)."""
     position = view.max_tracking_id(app.name) or 0
+    return position_status(app, view.datastore, name, position, topics)
+
+
+def position_status(
+    app: Application[UUID],
+    datastore: PostgresDatastore,
+    name: str,
+    position: int,
+    topics: Sequence[str],
+) -> Status:
+    """The same for a follower at `position` (the worker keeps it in memory)."""
     head = app.recorder.max_notification_id() or 0
-    with view.datastore.transaction(commit=False) as curs:
+    with datastore.transaction(commit=False) as curs:
         curs.execute(
             f"SELECT count(*) AS lag FROM {app.name.lower()}_events "
             "WHERE notification_id > %s AND topic = ANY(%s)",
             (position, list(topics)),
         )
         row = curs.fetchone()
-    return Status(name, position, head, int(row["lag"]) if row else 0)
+    found = gaps(datastore, f"{app.name.lower()}_events", name, position)
+    lag = int(row["lag"]) if row else 0
+    return Status(name, position, head, lag, found.missing, found.skipped)

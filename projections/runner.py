@@ -21,6 +21,7 @@ from eventsourcing.persistence import Recording, Subscription, Tracking
 from eventsourcing.projection import Projection
 
 from projections.base import View, lock_key
+from projections.followers import GapWatch
 
 log = logging.getLogger("marid.projections")
 
@@ -81,6 +82,7 @@ class Runner:
         self.retry_interval = retry_interval
         self.position = 0
         self.is_leader = False
+        self.gaps: GapWatch | None = None  # while it leads
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._subscription: Subscription[Any] | None = None
@@ -143,6 +145,9 @@ class Runner:
     def _follow(self) -> None:
         start = self.view.max_tracking_id(self.app.name)
         self._set_position(start or 0)
+        events_table = f"{self.app.name.lower()}_events"
+        gaps = GapWatch(self.view.datastore, events_table, self.name, start or 0)
+        self.gaps = gaps
         subscription = self.app.recorder.subscribe(gt=start, topics=self.projection.topics)
         self._subscription = subscription
         if self._stopping.is_set():
@@ -152,6 +157,7 @@ class Runner:
                 event = self.app.mapper.to_domain_event(notification)
                 self.projection.process_event(event, Tracking(self.app.name, notification.id))
                 self._set_position(notification.id)
+                gaps.observe(notification.id)
         self._subscription = None
 
     def _set_position(self, position: int) -> None:

@@ -32,6 +32,8 @@ from domain.builds import Build
 from domain.origin import Origin
 from infrastructure.drivers import DriverFactory
 from infrastructure.worker.execution import BuildLogStore, BuildRun, ExecutionApp, RunContext
+from projections.followers import GapWatch
+from projections.maintenance import Status, position_status
 
 log = logging.getLogger("marid.worker")
 TOPICS = (get_topic(Build.Submitted), get_topic(Build.KillRequested))
@@ -94,10 +96,21 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._run_threads: dict[int, threading.Thread] = {}
+        self.position = 0  # the last notification of its topics it followed (in memory)
+        self.gaps: GapWatch | None = None
 
     @property
     def name(self) -> str:
         return self.config.name
+
+    @property
+    def follower_name(self) -> str:
+        return f"worker:{self.name}"
+
+    def status(self) -> Status:
+        """How far this worker has followed the event log (`/metrics` of its process)."""
+        datastore = self.app.recorder.datastore
+        return position_status(self.app, datastore, self.follower_name, self.position, TOPICS)  # type: ignore[arg-type]  # WorkerApp is a protocol of the Application
 
     def start(self) -> None:
         if self._threads:
@@ -145,6 +158,13 @@ class Worker:
                     conn.execute(sql.SQL("LISTEN {}").format(channel))
                     if position is None:  # builds before now are the sweep's
                         position = self.app.recorder.max_notification_id() or 0
+                        self.position = position
+                        self.gaps = GapWatch(
+                            self.app.recorder.datastore,
+                            self.app.recorder.events_table_name,
+                            self.follower_name,
+                            position,
+                        )
                     while not self._stopping.is_set():
                         position = self._read_log(position)
                         for _ in conn.notifies(timeout=LISTEN_TICK, stop_after=1):
@@ -162,6 +182,9 @@ class Worker:
             for notification in batch:
                 self._notice(notification)
                 position = notification.id
+            self.position = position
+            if self.gaps is not None:  # one check per batch at most
+                self.gaps.observe(position)
             if len(batch) < LOG_BATCH:
                 return position
 
