@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
@@ -18,15 +19,11 @@ from infrastructure.build_inputs import ReadModelBuildInputs
 from infrastructure.build_logs import BuildLogs
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
-from infrastructure.downloads import Downloads
-from infrastructure.drivers import factories
 from infrastructure.ids import PostgresIds
 from infrastructure.namespace_members import ReadModelNamespaceMembers
 from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
-from infrastructure.webhooks import WebhookDispatcher
-from infrastructure.worker import Worker, WorkerConfig, default_name
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
 from projections.crons import CronBuildQueries, CronQueries
@@ -40,6 +37,11 @@ from projections.runner import Leadership, ReadModels, Runner
 from projections.user_queries import UserQueries
 from projections.webhooks import WebhookQueries
 
+if TYPE_CHECKING:  # imported where used: workers and drivers are slow to import (docker)
+    from infrastructure.downloads import Downloads
+    from infrastructure.webhooks import WebhookDispatcher
+    from infrastructure.worker import Worker, WorkerConfig
+
 log = logging.getLogger("marid")
 T = TypeVar("T")
 
@@ -48,7 +50,8 @@ class Marid:
     """A wired marid: the application, the read models and their queries.
 
     Construction connects to PostgreSQL (starting the embedded server when no URL is
-    configured) and creates missing tables; `start()` starts the projection runners.
+    configured) and, unless `migrate=False`, creates missing tables (`migrate()`);
+    `start()` starts the projection runners.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class Marid:
         *,
         conninfo: str | None = None,
         clock: Callable[[], datetime] = utcnow,
+        migrate: bool = True,
     ) -> None:
         self.settings = settings
         self.clock = clock
@@ -70,10 +74,7 @@ class Marid:
         self.app.ids = PostgresIds(self.datastore)
         self.projections: dict[str, Projection[View]] = {}
         for name, (projection_class, view_class) in PROJECTIONS.items():
-            view = view_class(self.datastore)
-            view.create_table()
-            upgrade(self.app, self.datastore, projection_class, view_class)
-            self.projections[name] = projection_class(view=view)
+            self.projections[name] = projection_class(view=view_class(self.datastore))
         self.read_models = ReadModels(self.app, self.projections.values())
         self.leadership = Leadership(self.conninfo)  # one connection for the leader locks
         self.users = UserQueries(self.datastore)
@@ -88,19 +89,58 @@ class Marid:
         self.build_inputs = ReadModelBuildInputs(self.datastore)
         self.namespace_members = ReadModelNamespaceMembers(self.datastore)
         self.build_logs = BuildLogs(self.datastore, self.conninfo)  # worker output, live
-        self.build_logs.create_table()
-        self.downloads = Downloads(self.app, self.blobs, self.images, self.read_models, settings)
         self.crons = CronQueries(self.datastore)
         self.cron_builds = CronBuildQueries(self.datastore)
         self.webhooks = WebhookQueries(self.datastore)
         self.scheduler = CronScheduler(
             self.app, self.crons, self.build_inputs, settings.drivers, clock
         )
-        self.webhook_dispatcher = WebhookDispatcher(
-            self.app, self.app.secrets, self.datastore, self.conninfo, self.read_models, settings
-        )
         self.workers: list[Worker] = []  # build workers this process runs (start_worker)
         self._started = False
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> None:
+        """Create missing tables and rebuild read models whose tables are of an older shape.
+
+        Long-running processes (`serve`, runners, workers) call it; one-shot commands run
+        it only on a database that lacks a read model (`migrated()`).
+        """
+        for name, (projection_class, view_class) in PROJECTIONS.items():
+            self.projections[name].view.create_table()
+            upgrade(self.app, self.datastore, projection_class, view_class)
+        self.build_logs.create_table()
+
+    def migrated(self) -> bool:
+        """Whether every read model's tables exist (one query; their shape is not checked)."""
+        names = [p.view.t(table) for p in self.projections.values() for table in p.view.tables]
+        names += [p.view.tracking_table_name for p in self.projections.values()]
+        with self.datastore.transaction(commit=False) as curs:
+            curs.execute(
+                "SELECT count(*) AS missing FROM unnest(%s::text[]) AS name "
+                "WHERE to_regclass(name) IS NULL",
+                (names,),
+            )
+            row = curs.fetchone()
+        return row is not None and row["missing"] == 0
+
+    @cached_property
+    def downloads(self) -> Downloads:
+        """Image downloads (built on first use: httpx is slow to import, and one-shot
+        commands download nothing)."""
+        from infrastructure.downloads import Downloads
+
+        return Downloads(self.app, self.blobs, self.images, self.read_models, self.settings)
+
+    @cached_property
+    def webhook_dispatcher(self) -> WebhookDispatcher:
+        """The webhook dispatcher and senders (built on first use, as `downloads`)."""
+        from infrastructure.webhooks import WebhookDispatcher
+
+        s = self.settings
+        return WebhookDispatcher(
+            self.app, self.app.secrets, self.datastore, self.conninfo, self.read_models, s
+        )
 
     def start(self) -> None:
         """Start a runner per projection (each waits to lead if another process leads)."""
@@ -136,6 +176,9 @@ class Marid:
     ) -> Worker:
         """Run a build worker in this process (`marid worker`, `marid serve`) for `drivers`
         (default: the enabled ones); `close()` stops it."""
+        from infrastructure.drivers import factories
+        from infrastructure.worker import Worker, WorkerConfig, default_name
+
         s = self.settings
         config = config or WorkerConfig(
             default_name(), s.worker_parallelism, s.worker_timeout, s.worker_lease
@@ -157,12 +200,16 @@ class Marid:
     def close(self) -> None:
         for worker in self.workers:  # first: its builds still write output and events
             worker.stop()
-        self.webhook_dispatcher.signal_stop()  # first: it may be waiting on a read model
+        built = self.__dict__  # what cached_property built; the rest needs no stopping
+        if "webhook_dispatcher" in built:
+            self.webhook_dispatcher.signal_stop()  # first: it may be waiting on a read model
         self.build_logs.close()
         self.scheduler.stop()
-        self.downloads.stop()
+        if "downloads" in built:
+            self.downloads.stop()
         self.read_models.stop()
-        self.webhook_dispatcher.join()
+        if "webhook_dispatcher" in built:
+            self.webhook_dispatcher.join()
         self.leadership.close()  # after the runners: closing it gives up their locks
         self.app.close()
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
-
-from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from typing import TYPE_CHECKING
 
 from application.app import MaridApplication
 from application.ports import BuildInputs
 from projections.crons import CronQueries
+
+if TYPE_CHECKING:  # imported in start(): only processes that fire crons need it
+    from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger("marid.scheduler")
 BATCH = 1000
@@ -65,6 +66,9 @@ class CronScheduler:
     def start(self) -> None:
         if self._scheduler is not None:
             return
+        from apscheduler.schedulers.background import BackgroundScheduler
+        from apscheduler.triggers.interval import IntervalTrigger
+
         scheduler = BackgroundScheduler(timezone=UTC)
         scheduler.add_job(
             self._job,

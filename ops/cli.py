@@ -149,7 +149,10 @@ def build_parser() -> Parser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     try:
-        settings = Settings.from_env()
+        # Only commands that run builds or fire crons need to know whether Docker answers
+        # (the default drivers); asking it takes a slow import and a round trip.
+        runs_builds = args.command in ("serve", "scheduler", "worker", "webhooks")
+        settings = Settings.from_env(docker_answers=None if runs_builds else no_docker)
         logs.configure(settings.log_level, settings.log_format)
         handler = HANDLERS[args.command]
         handler(settings, args)
@@ -161,6 +164,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         fail(f"no such {exc.what}")
     except DomainError as exc:
         fail(str(exc))
+
+
+def no_docker(env: object) -> bool:
+    """The drivers of a command that runs no build: no need to ask Docker."""
+    return False
 
 
 def all_users(marid: Marid) -> list[UserRow]:
@@ -190,10 +198,19 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
     serve(settings, host=args.host, port=args.port, api_only=args.api_only)
 
 
-def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
+def one_shot(settings: Settings) -> Marid:
+    """A `Marid` for a command that answers and exits: tables are created only on a database
+    that lacks some read model (a fresh one); `serve` and the runners upgrade them."""
     from infrastructure.bootstrap import Marid
 
-    marid = Marid(settings)
+    marid = Marid(settings, migrate=False)
+    if not marid.migrated():
+        marid.migrate()
+    return marid
+
+
+def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
+    marid = one_shot(settings)
     try:
         if args.action == "list":
             marid.catch_up()
@@ -211,10 +228,9 @@ def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
-    from infrastructure.bootstrap import Marid
     from infrastructure.tokens import generate_token, hash_token
 
-    marid = Marid(settings)
+    marid = one_shot(settings)
     try:
         if args.action == "revoke":
             marid.app.revoke_token(args.token_id, CLI_ORIGIN)
@@ -255,7 +271,7 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     from projections.maintenance import RebuildRunningError, rebuild, status
     from projections.registry import PROJECTIONS
 
-    marid = Marid(settings)
+    marid = one_shot(settings) if args.action == "status" else Marid(settings)
     try:
         if args.action == "status":
             print("projection\tposition\thead\tlag\tgaps missing\tgaps skipped")
