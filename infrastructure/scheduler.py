@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from application.app import MaridApplication
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # imported in start(): only processes that fire crons need it
 
 log = logging.getLogger("marid.scheduler")
 BATCH = 1000
+JOB_ID = "marid-crons"
 
 
 class CronScheduler:
@@ -62,24 +63,41 @@ class CronScheduler:
             self.tick()
         except Exception:  # e.g. the database is briefly away: try again next tick
             log.exception("scheduler tick failed")
+        finally:
+            self._schedule_next()
+
+    def _schedule_next(self) -> None:
+        """Run the next tick `interval` after this one ended.
+
+        Not an interval trigger: a tick that outlasts the interval (the first after a
+        restart fires every cron due meanwhile; the database may be slow) or a clock jump
+        made that trigger submit a tick while one still ran, and APScheduler skipped it
+        with "maximum number of running instances reached". Chained one-off runs never
+        overlap; crons due meanwhile are still fired by the next tick.
+        """
+        scheduler = self._scheduler
+        if scheduler is None or not scheduler.running:
+            return
+        from apscheduler.triggers.date import DateTrigger
+
+        when = datetime.now(UTC) + timedelta(seconds=self.interval)
+        scheduler.add_job(
+            self._job,
+            DateTrigger(when, timezone=UTC),
+            id=JOB_ID,
+            replace_existing=True,
+            misfire_grace_time=None,  # late (a busy process, a clock jump) still runs
+        )
 
     def start(self) -> None:
         if self._scheduler is not None:
             return
         from apscheduler.schedulers.background import BackgroundScheduler
-        from apscheduler.triggers.interval import IntervalTrigger
 
         scheduler = BackgroundScheduler(timezone=UTC)
-        scheduler.add_job(
-            self._job,
-            IntervalTrigger(seconds=self.interval, timezone=UTC),
-            id="marid-crons",
-            coalesce=True,
-            max_instances=1,
-            next_run_time=datetime.now(UTC),
-        )
-        scheduler.start()
         self._scheduler = scheduler
+        scheduler.start()
+        scheduler.add_job(self._job, id=JOB_ID, misfire_grace_time=None)  # once, now
         log.info("cron scheduler started")
 
     @property
