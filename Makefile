@@ -86,6 +86,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/namespaces.py
 	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/queue_latency.py
+	$(BIN)/python bench/cli.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
