@@ -106,6 +106,15 @@ def build_parser() -> Parser:
     projections.add_parser("status", help="position and lag of each projection")
     rebuild = projections.add_parser("rebuild", help="rebuild read models from the event log")
     rebuild.add_argument("name", nargs="?", help="one read model (default: every one)")
+    rebuild.add_argument(
+        "--force",
+        action="store_true",
+        help="swap in a rebuild that differs from the live read model (default: refuse)",
+    )
+    verify = projections.add_parser(
+        "verify", help="compare read models with a rebuild of them; exit 1 if one differs"
+    )
+    verify.add_argument("name", nargs="?", help="one read model (default: every one)")
     projections.add_parser("run", help="run the projection runners in this process")
 
     commands.add_parser("scheduler", help="fire due crons (and run projections), without the API")
@@ -268,28 +277,37 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
     from infrastructure.bootstrap import Marid
-    from projections.maintenance import RebuildRunningError, rebuild, status
+    from projections.maintenance import RebuildRunningError, status
     from projections.registry import PROJECTIONS
 
     marid = one_shot(settings) if args.action == "status" else Marid(settings)
     try:
         if args.action == "status":
-            print("projection\tposition\thead\tlag\tgaps missing\tgaps skipped")
+            print("projection\tposition\thead\tlag\tlag seconds\tgaps missing\tgaps skipped")
             rows = [status(marid.app, p) for p in marid.projections.values()]
             rows.append(marid.webhook_dispatcher.status())
             for s in rows:
-                print(f"{s.name}\t{s.position}\t{s.head}\t{s.lag}\t{s.missing}\t{s.skipped}")
-        elif args.action == "rebuild":
+                print(
+                    f"{s.name}\t{s.position}\t{s.head}\t{s.lag}\t{s.lag_seconds:.1f}\t"
+                    f"{s.missing}\t{s.skipped}"
+                )
+        elif args.action in ("rebuild", "verify"):
+            from ops.rebuild import rebuild_all, verify_all
+
             if args.name is not None and args.name not in PROJECTIONS:
                 raise UsageError(
                     f"no such projection: {args.name} (one of {', '.join(PROJECTIONS)})"
                 )
-            for name in [args.name] if args.name else list(PROJECTIONS):
-                try:
-                    applied = rebuild(marid.app, marid.datastore, *PROJECTIONS[name])
-                except RebuildRunningError as exc:
-                    raise DomainError(str(exc)) from None
-                print(f"rebuilt {name} from {applied} events")
+            names = [args.name] if args.name else list(PROJECTIONS)
+            try:
+                if args.action == "rebuild":
+                    code = rebuild_all(marid, names, force=args.force)
+                else:
+                    code = verify_all(marid, names)
+            except RebuildRunningError as exc:
+                raise DomainError(str(exc)) from None
+            if code:
+                raise SystemExit(code)  # a read model differs from its rebuild: reported
         else:
             marid.start()
             print("projection runners started; Ctrl-C stops them", flush=True)

@@ -3,40 +3,26 @@
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.projection import Projection
 
+from projections.audit_queries import TIME as EVENT_TIME
 from projections.base import View, lock_key
 from projections.followers import gaps
+from projections.shadow import BATCH as BATCH
+from projections.shadow import Progress, Shadow
+from projections.shadow import catch_up as catch_up
+from projections.verify import Verification
 
 log = logging.getLogger("marid.projections")
-BATCH = 500
-
-
-def catch_up(app: Application[UUID], projection: Projection[View]) -> int:
-    """Apply every notification after the view's position; return how many were applied."""
-    done = 0
-    last = projection.view.max_tracking_id(app.name) or 0
-    while True:
-        notifications = app.recorder.select_notifications(
-            start=last, limit=BATCH, topics=projection.topics, inclusive_of_start=False
-        )
-        if not notifications:
-            return done
-        for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            projection.process_event(event, Tracking(app.name, notification.id))
-            last = notification.id
-            done += 1
 
 
 def rebuild(
@@ -44,12 +30,44 @@ def rebuild(
     datastore: PostgresDatastore,
     projection_class: type[Projection[View]],
     view_class: type[View],
+    *,
+    verify: bool = True,
+    force: bool = False,
+    progress: Progress | None = None,
 ) -> int:
     """Rebuild a read model into shadow tables, catch up, and swap them in one transaction.
 
     The live runner keeps serving until the swap; during the swap it waits on the swap lock,
-    and afterwards skips what the rebuilt tables already hold. Returns the events applied.
+    and afterwards skips what the rebuilt tables already hold. Before the swap the rebuilt
+    tables are compared with the live ones (`verify`); when they differ the swap is refused
+    with `VerificationError` unless `force`. Returns the events applied.
     """
+    with _rebuild_lock(datastore, view_class):
+        _drop_abandoned_shadows(datastore, view_class)
+        shadow = Shadow(app, datastore, projection_class, view_class, progress)
+        return shadow.build(swap=True, verify=verify, force=force).applied
+
+
+def verify(
+    app: Application[UUID],
+    datastore: PostgresDatastore,
+    projection_class: type[Projection[View]],
+    view_class: type[View],
+    progress: Progress | None = None,
+) -> Verification:
+    """Rebuild a read model into shadow tables, compare them with the live ones at the
+    live read model's position, and drop them."""
+    with _rebuild_lock(datastore, view_class):
+        _drop_abandoned_shadows(datastore, view_class)
+        shadow = Shadow(app, datastore, projection_class, view_class, progress)
+        verification = shadow.build(swap=False, verify=True, force=False).verification
+        assert verification is not None  # built with verify=True
+        return verification
+
+
+@contextmanager
+def _rebuild_lock(datastore: PostgresDatastore, view_class: type[View]) -> Iterator[None]:
+    """Hold the read model's rebuild lock: one rebuild (or verification) at a time."""
     # A connection of its own: the rebuild's writes need every connection of the pool.
     kwargs: dict[str, Any] = datastore.pool.kwargs  # type: ignore[assignment]
     with psycopg.connect(**kwargs, autocommit=True) as lock_conn:
@@ -58,8 +76,7 @@ def rebuild(
         if row is None or not row["ok"]:
             raise RebuildRunningError(view_class.projection_name)
         try:
-            _drop_abandoned_shadows(datastore, view_class)
-            return _rebuild(app, datastore, projection_class, view_class)
+            yield
         finally:
             lock_conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
@@ -83,47 +100,6 @@ def _drop_abandoned_shadows(datastore: PostgresDatastore, view_class: type[View]
         for found in curs.fetchall():
             log.warning("dropping %s, left by an interrupted rebuild", found["tablename"])
             curs.execute(f"DROP TABLE IF EXISTS {found['tablename']}")
-
-
-def _rebuild(
-    app: Application[UUID],
-    datastore: PostgresDatastore,
-    projection_class: type[Projection[View]],
-    view_class: type[View],
-) -> int:
-    suffix = f"_rb{secrets.token_hex(4)}"
-    shadow = view_class(datastore, suffix=suffix)
-    shadow.create_table()
-    projection = projection_class(view=shadow)
-    try:
-        applied = catch_up(app, projection)
-        with datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (shadow.swap_lock,))
-            applied += catch_up(app, projection)
-            for table in view_class.tables:
-                curs.execute(f"DROP TABLE IF EXISTS {table}")
-                curs.execute(f"ALTER TABLE {table}{suffix} RENAME TO {table}")
-                curs.execute(
-                    f"ALTER TABLE {table} RENAME CONSTRAINT {table}{suffix}_pkey TO {table}_pkey"
-                )
-            for index in view_class.indexes:
-                curs.execute(f"ALTER INDEX {index}{suffix} RENAME TO {index}")
-            position = shadow.max_tracking_id(app.name) or 0
-            live_tracking = f"{view_class.projection_name}_tracking"
-            curs.execute(
-                f"INSERT INTO {live_tracking} VALUES (%s, %s) ON CONFLICT (application_name) "
-                "DO UPDATE SET notification_id = EXCLUDED.notification_id",
-                (app.name, position),
-            )
-            curs.execute(f"DROP TABLE {shadow.tracking_table_name}")
-    except BaseException:
-        with datastore.transaction(commit=True) as curs:
-            for table in view_class.tables:
-                curs.execute(f"DROP TABLE IF EXISTS {table}{suffix}")
-            curs.execute(f"DROP TABLE IF EXISTS {shadow.tracking_table_name}")
-        raise
-    log.info("rebuilt %s from %s events", view_class.projection_name, applied)
-    return applied
 
 
 # Words that open a table constraint rather than a column in a CREATE TABLE body.
@@ -182,10 +158,12 @@ def upgrade(
         return False
     log.warning("read model %s has old tables (%s): rebuilding", view_class.projection_name, stale)
     try:
-        rebuild(app, datastore, projection_class, view_class)
+        # Not verified: the live tables are of another shape, a comparison would only differ.
+        applied = rebuild(app, datastore, projection_class, view_class, verify=False)
     except RebuildRunningError:
         log.info("another process is rebuilding %s", view_class.projection_name)
         return False
+    log.info("rebuilt %s from %s events", view_class.projection_name, applied)
     return True
 
 
@@ -197,6 +175,8 @@ class Status:
     lag: int
     missing: int = 0  # ids missing just below the position: rolled back, normal
     skipped: int = 0  # ids that committed after the follower passed them: data loss
+    # How far behind in time: from the newest event processed to the head (0 when caught up).
+    lag_seconds: float = 0.0
 
 
 def status(app: Application[UUID], projection: Projection[View]) -> Status:
@@ -220,13 +200,24 @@ def position_status(
 ) -> Status:
     """The same for a follower at `position` (the worker keeps it in memory)."""
     head = app.recorder.max_notification_id() or 0
+    events = f"{app.name.lower()}_events"
+    # Event times are read from the events themselves (two lookups by notification id; the
+    # first pending event stands for the newest processed one where that is not in the log).
+    processed = f"(SELECT {EVENT_TIME} FROM {events} WHERE notification_id = %(position)s)"
+    pending = (
+        f"(SELECT {EVENT_TIME} FROM {events} WHERE notification_id > %(position)s "
+        "AND topic = ANY(%(topics)s) ORDER BY notification_id LIMIT 1)"
+    )
+    newest = f"(SELECT {EVENT_TIME} FROM {events} WHERE notification_id = %(head)s)"
     with datastore.transaction(commit=False) as curs:
         curs.execute(
-            f"SELECT count(*) AS lag FROM {app.name.lower()}_events "
-            "WHERE notification_id > %s AND topic = ANY(%s)",
-            (position, list(topics)),
+            "SELECT count(*) AS lag, CASE WHEN count(*) = 0 THEN 0 ELSE greatest(0, "
+            f"extract(epoch FROM {newest} - coalesce({processed}, {pending}))) END AS seconds "
+            f"FROM {events} WHERE notification_id > %(position)s AND topic = ANY(%(topics)s)",
+            {"position": position, "head": head, "topics": list(topics)},
         )
         row = curs.fetchone()
-    found = gaps(datastore, f"{app.name.lower()}_events", name, position)
+    found = gaps(datastore, events, name, position)
     lag = int(row["lag"]) if row else 0
-    return Status(name, position, head, lag, found.missing, found.skipped)
+    seconds = float(row["seconds"] or 0) if row else 0.0
+    return Status(name, position, head, lag, found.missing, found.skipped, seconds)

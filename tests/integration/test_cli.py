@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import re
 import subprocess
 import sys
@@ -19,6 +20,15 @@ from infrastructure.tokens import hash_token
 from projections.registry import PROJECTIONS
 
 MARID = str(Path(sys.executable).with_name("marid"))
+REBUILT = re.compile(r"rebuilt (\w+) from (\d+) events in \d+\.\d s, [\d,]+ events/s\n")
+
+
+def rebuilt(stdout: str) -> tuple[str, int] | None:
+    """The read model and event count of a `projections rebuild NAME` summary line."""
+    match = REBUILT.fullmatch(stdout)
+    return (match[1], int(match[2])) if match else None
+
+
 TOKEN = re.compile(r"^marid_[0-9a-f]{40}$")
 
 
@@ -255,11 +265,11 @@ def test_projections_status_shows_position_and_lag_of_each_projection(cli: Cli) 
     out = cli.ok("projections", "status")
 
     header, *rows = [line.split("\t") for line in out.splitlines()]
-    assert header == ["projection", "position", "head", "lag"]
-    status = {name: (int(position), int(head), int(lag)) for name, position, head, lag in rows}
+    assert header[:5] == ["projection", "position", "head", "lag", "lag seconds"]
+    status = {row[0]: (int(row[1]), int(row[2]), int(row[3]), float(row[4])) for row in rows}
     assert set(status) == {*PROJECTIONS, "webhook_dispatch"}
-    position, head, lag = status["users"]
-    assert (lag, position == head) == (0, True)
+    position, head, lag, seconds = status["users"]
+    assert (lag, seconds, position == head) == (0, 0.0, True)
     assert head > 0
     assert status["webhook_dispatch"][1] == head  # the dispatcher is listed like the others
 
@@ -273,11 +283,13 @@ def test_projections_rebuild_rebuilds_every_read_model_while_the_api_runs(
     auth = {"Authorization": f"Bearer {token}"}
     assert client.post("/api/namespaces", json={"name": "proj"}, headers=auth).status_code == 201
 
-    out = cli.ok("projections", "rebuild")
+    result = cli("projections", "rebuild")
 
-    assert [line.split(" from ")[0] for line in out.splitlines()] == [
+    assert result.returncode == 0, result.stderr
+    assert [line.split(" from ")[0] for line in result.stdout.splitlines()] == [
         f"rebuilt {name}" for name in PROJECTIONS
     ]
+    assert result.stderr == ""  # each projection is reported once, on stdout
     assert client.get("/api/user", headers=auth).json()["username"] == "alice"
     assert [ns["name"] for ns in client.get("/api/namespaces", headers=auth).json()] == ["proj"]
 
@@ -285,9 +297,83 @@ def test_projections_rebuild_rebuilds_every_read_model_while_the_api_runs(
 def test_projections_rebuild_of_one_read_model_rebuilds_only_it(cli: Cli) -> None:
     cli.ok("users", "create", "alice", "--email", "alice@example.com")
 
-    out = cli.ok("projections", "rebuild", "users")
+    result = cli("projections", "rebuild", "users", MARID_LOG_LEVEL="INFO")
 
-    assert out.splitlines() == ["rebuilt users from 1 events"]
+    assert result.returncode == 0, result.stderr
+    assert rebuilt(result.stdout) == ("users", 1), result.stdout
+    assert "users" not in result.stderr  # not once more in the log, nor a progress line
+
+
+def test_projections_rebuild_on_a_terminal_shows_progress_in_place(cli: Cli) -> None:
+    cli.ok("users", "create", "alice", "--email", "alice@example.com")
+    cli.ok("users", "create", "bob", "--email", "bob@example.com")
+    controller, terminal = pty.openpty()  # stderr on a terminal, stdout piped
+    try:
+        result = subprocess.run(
+            [MARID, "projections", "rebuild", "users"],
+            env=cli.env,
+            stdout=subprocess.PIPE,
+            stderr=terminal,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        os.close(terminal)
+        drawn = read_all(controller)
+    finally:
+        os.close(controller)
+
+    assert result.returncode == 0
+    assert rebuilt(result.stdout) == ("users", 2), result.stdout
+    assert re.search(r"\r\x1b\[Kusers: 2/2 events \(100%\), [\d,]+ events/s, ETA 0s", drawn)
+    assert drawn.endswith("\r\x1b[K")  # erased when done
+
+
+def read_all(fd: int) -> str:
+    """What a process wrote to a pseudo-terminal, once it has exited."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # EIO: no writer left
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def test_projections_verify_exits_0_when_read_models_equal_a_rebuild(cli: Cli) -> None:
+    cli.ok("users", "create", "alice", "--email", "alice@example.com")
+
+    out = cli.ok("projections", "verify")
+
+    assert [line.split(":")[0] for line in out.splitlines()] == list(PROJECTIONS)
+    assert out.splitlines()[0].startswith("users: 2 tables equal at notification ")
+
+
+def test_projections_verify_and_rebuild_report_a_corrupted_table(cli: Cli, database: str) -> None:
+    cli.ok("users", "create", "alice", "--email", "alice@example.com")
+    cli.ok("users", "create", "bob", "--email", "bob@example.com")
+    with psycopg.connect(database) as conn:
+        conn.execute("DELETE FROM users WHERE username = 'bob'")
+
+    verified = cli("projections", "verify", "users")
+    refused = cli("projections", "rebuild", "users")
+    still_corrupt = cli("projections", "verify", "users")
+    forced = cli("projections", "rebuild", "users", "--force")
+    repaired = cli("projections", "verify", "users")
+
+    assert verified.returncode == 1
+    assert "users: live 1 rows (md5 " in verified.stdout
+    assert "rebuilt 2 rows" in verified.stdout
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert "users: live 1 rows" in refused.stderr
+    assert "not swapped: --force swaps it in anyway" in refused.stderr
+    assert still_corrupt.returncode == 1
+    assert (forced.returncode, rebuilt(forced.stdout)) == (0, ("users", 2))
+    assert "swapped in all the same (forced)" in forced.stderr
+    assert repaired.returncode == 0, repaired.stdout
 
 
 # --- arguments and environment ---------------------------------------------------------
