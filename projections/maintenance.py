@@ -17,7 +17,6 @@ from eventsourcing.projection import Projection
 from projections.audit_queries import TIME as EVENT_TIME
 from projections.base import View, lock_key
 from projections.followers import gaps
-from projections.shadow import BATCH as BATCH
 from projections.shadow import Progress, Shadow
 from projections.shadow import catch_up as catch_up
 from projections.verify import Verification
