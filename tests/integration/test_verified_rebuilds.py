@@ -121,7 +121,9 @@ def writing(settled: Marid) -> Iterator[list[Recording[UUID]]]:
             recordings.extend(
                 app.create_namespace(owner, f"wns{i}", None, None, None, ORIGIN).recordings
             )
-            recordings.extend(app.register_user(f"wuser{i}", f"wuser{i}@example.com", ORIGIN).recordings)
+            recordings.extend(
+                app.register_user(f"wuser{i}", f"wuser{i}@example.com", ORIGIN).recordings
+            )
             started.set()
             i += 1
 
