@@ -169,7 +169,8 @@ class NamespaceCases(CoreApplication):
                 if parent is not None:
                     parent.forget_child(ns.public_id, origin)
                     changed.append(parent)
-            deleted_ids = {n.public_id for n in changed if isinstance(n, Namespace)}
+            # the parent (saved for forget_child) stays: only the subtree's ids
+            deleted_ids = {n.public_id for n in changed if isinstance(n, Namespace) and n.deleted}
             if members is not None:
                 changed += self.going_with_namespaces(deleted_ids, members, origin)
             return Outcome(None, self.save(*changed))

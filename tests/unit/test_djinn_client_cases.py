@@ -57,8 +57,13 @@ def make_cron(app: MaridApplication, members: Members, owner: int, namespace: st
 
 
 def make_webhook(app: MaridApplication, members: Members, owner: int, ns_id: int) -> int:
-    fields = WebhookFields(payload_url=URL)
-    webhook_id = app.create_webhook(ns_id, owner, fields, ORIGIN).value
+    return make_webhook_at(app, members, owner, ns_id, URL)
+
+
+def make_webhook_at(
+    app: MaridApplication, members: Members, owner: int, ns_id: int, url: str
+) -> int:
+    webhook_id = app.create_webhook(ns_id, owner, WebhookFields(payload_url=url), ORIGIN).value
     members.webhook_places[webhook_id] = ns_id
     return webhook_id
 
@@ -163,3 +168,18 @@ def test_an_idempotency_key_past_24_hours_makes_a_new_build(
 
     assert later != first
     assert again == later
+
+
+def test_deleting_a_child_keeps_the_parents_crons_and_webhooks(app: MaridApplication) -> None:
+    alice, members = register(app, "alice"), Members()
+    root = app.create_namespace(alice, "proj", None, None, None, ORIGIN).value
+    child = app.create_namespace(alice, "sub", "proj", None, None, ORIGIN).value
+    root_cron = make_cron(app, members, alice, "proj")
+    webhook_id = make_webhook(app, members, alice, root)
+    child_webhook = make_webhook_at(app, members, alice, child, "https://hooks.invalid/sub")
+
+    app.delete_namespace(child, alice, ORIGIN, members)
+
+    assert not load(app, root_cron).deleted
+    assert app.webhook(webhook_id) is not None
+    assert app.webhook(child_webhook) is None
