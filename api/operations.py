@@ -45,14 +45,18 @@ def provide_operations(request: Request[Any, Any, Any]) -> Operations:
 
 
 class OperationsController(Controller):
-    include_in_schema = False
+    tags = ["operations"]
     dependencies = {"operations": Provide(provide_operations, sync_to_thread=False)}
 
-    @get("/healthz", sync_to_thread=False)
+    @get("/healthz", sync_to_thread=False, summary="Liveness: 200 while the process serves")
     def healthz(self) -> dict[str, str]:
         return {"status": "ok"}
 
-    @get("/readyz", sync_to_thread=True)
+    @get(
+        "/readyz",
+        sync_to_thread=True,
+        summary="Readiness: PostgreSQL answers and every read model is caught up (else 503)",
+    )
     def readyz(
         self, marid: NamedDependency[Marid], operations: NamedDependency[Operations]
     ) -> Response[dict[str, Any]]:
@@ -61,7 +65,11 @@ class OperationsController(Controller):
             return Response({"status": "unready", "reasons": reasons}, status_code=503)
         return Response({"status": "ready"}, status_code=200)
 
-    @get("/metrics", sync_to_thread=True)
+    @get(
+        "/metrics",
+        sync_to_thread=True,
+        summary="Prometheus metrics (text format); MARID_METRICS_TOKEN as bearer when set",
+    )
     def metrics(
         self, request: Request[Any, Any, Any], operations: NamedDependency[Operations]
     ) -> Response[bytes]:
