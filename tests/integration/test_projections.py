@@ -179,7 +179,13 @@ def test_user_handlers_write_users_and_tokens(idle: Marid) -> None:
 
     view = projection.view
     assert view.rows("users") == [
-        {"id": 1, "username": "Alice", "email": "alice@example.com", "created_at": user.created_on}
+        {
+            "id": 1,
+            "username": "Alice",
+            "email": "alice@example.com",
+            "created_at": user.created_on,
+            "admin": False,
+        }
     ]
     assert view.rows("tokens") == [
         {
