@@ -56,10 +56,10 @@ def add_parser(commands: Any) -> None:
     audit.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     actions = audit.add_subparsers(dest="audit_action", metavar="ACTION")
     show = actions.add_parser("show", help="one resource's whole history")
-    show.add_argument("address", metavar="KIND:ID")
+    show.add_argument("address", metavar="KIND:ID", help="variable:12, namespace:admin/djinn, ...")
     show.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     state = actions.add_parser("state", help="a resource as it was at a time (deleted too)")
-    state.add_argument("address", metavar="KIND:ID")
+    state.add_argument("address", metavar="KIND:ID", help="variable:12, namespace:admin/djinn, ...")
     state.add_argument("--at", metavar="TIME", help="RFC 3339 time, or 2h, 7d ago (default now)")
     state.add_argument("--json", action="store_true", help="one JSON object")
 
