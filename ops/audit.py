@@ -15,21 +15,12 @@ from typing import Any
 
 from domain.errors import ValidationError
 from infrastructure.settings import Settings
+from ops.arguments import positive
 
 POLL_SECONDS = 0.5
 CELL = 60  # longest value shown in a table's DATA column; --json shows everything
 HEADER = ("ID", "TIME", "EVENT", "RESOURCE", "ACTOR", "REQUEST", "DATA")
 FOLLOW_WIDTHS = (6, 20, 24, 24, 12, 32)
-
-
-def at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -48,7 +39,7 @@ def add_parser(commands: Any) -> None:
     audit.add_argument("--event", metavar="TYPE", help="Variable.Created, or Created")
     audit.add_argument("--request-id", metavar="ID", help="events of one API request")
     audit.add_argument(
-        "--limit", type=at_least_one, default=50, help="newest events shown (default 50)"
+        "--limit", type=positive, default=50, help="newest events shown (default 50)"
     )
     audit.add_argument("--after", type=int, default=0, metavar="ID", help="events after this id")
     audit.add_argument("--all", action="store_true", help="also index and counter bookkeeping")

@@ -13,6 +13,7 @@ from domain.origin import Origin
 from domain.scopes import ScopeError, Scopes
 from infrastructure import logs
 from infrastructure.settings import Settings, SettingsError, parse_duration
+from ops.arguments import positive
 from ops.audit import add_parser as add_audit_parser
 
 if TYPE_CHECKING:
@@ -40,17 +41,6 @@ def port(text: str) -> int:
         raise argparse.ArgumentTypeError(f"invalid port: {text!r}") from None
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"port must be between 1 and 65535, not {value}")
-    return value
-
-
-def positive(text: str) -> int:
-    """A whole number of at least 1, for `--parallelism`."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
     return value
 
 
