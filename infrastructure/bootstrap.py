@@ -158,17 +158,17 @@ class Marid:
             self.webhook_dispatcher.start()  # once the API installs its payload renderer
 
     def settle(self, outcome: Outcome[T]) -> T:
-        """Wait until the read models hold an outcome's events, then return its value.
+        """Wait until the read models hold an outcome's events, then return its value."""
+        self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
+        return outcome.value
 
-        An outcome that wrote nothing may name what an earlier request wrote (a repeated
-        `Idempotency-Key`), perhaps still on its way: then wait for everything committed.
-        """
-        if outcome.recordings:
-            self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
-        else:
-            head = self.app.recorder.max_notification_id()
-            for name in self.read_models.views if head else ():
-                self.read_models.wait_until(name, head or 0, self.settings.read_wait_timeout)
+    def settle_committed(self, outcome: Outcome[T], read_model: str) -> T:
+        """Like `settle`, for an outcome that wrote nothing but names what an earlier
+        request wrote (a repeated `Idempotency-Key`), perhaps still on its way: wait until
+        `read_model` holds everything committed so far."""
+        head = self.app.recorder.max_notification_id()
+        if head:
+            self.read_models.wait_until(read_model, head, self.settings.read_wait_timeout)
         return outcome.value
 
     def start_worker(

@@ -200,7 +200,13 @@ class BuildController(Controller):
             origin(request, user.id),
             idempotency_key=idempotency_key(request),
         )
-        return build_out(api_base(request), settled(marid.builds.get_by_id(marid.settle(outcome))))
+        # A repeated key wrote nothing: its build is the first request's, maybe still on
+        # its way to the read model.
+        if outcome.recordings:
+            build_id = marid.settle(outcome)
+        else:
+            build_id = marid.settle_committed(outcome, "builds")
+        return build_out(api_base(request), settled(marid.builds.get_by_id(build_id)))
 
     @get(
         "/api/b/{user:str}/{number:int}",
