@@ -26,6 +26,7 @@ A new driver (docker, qemu) implements this class and registers a factory in
 
 from __future__ import annotations
 
+import posixpath
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -122,3 +123,34 @@ class Driver(ABC):
 
     @abstractmethod
     def destroy(self) -> None: ...
+
+
+class DirectoryDriver(Driver):
+    """A driver whose build lives in one directory (`root`, made by `create`) holding
+    `workspace`, `home`, `tmp` and the job `scripts`: the os and ssh drivers."""
+
+    def __init__(self) -> None:
+        self._root: str | None = None
+        self._jobs = 0
+
+    @property
+    def root(self) -> str:
+        if self._root is None:
+            raise DriverError(f"the {self.name} driver has not been created")
+        return self._root
+
+    @property
+    def workspace(self) -> str:
+        return posixpath.join(self.root, "workspace")
+
+    @property
+    def home(self) -> str:
+        return posixpath.join(self.root, "home")
+
+    def base_env(self) -> dict[str, str]:
+        return {**super().base_env(), "TMPDIR": posixpath.join(self.root, "tmp")}
+
+    def next_script(self) -> str:
+        """The path, without an extension, of the next job's script."""
+        self._jobs += 1
+        return posixpath.join(self.root, "scripts", f"job-{self._jobs}")

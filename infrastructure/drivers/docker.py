@@ -18,15 +18,11 @@ is removed by the next sweep of a worker on its host (`docker_daemon.Leftovers`)
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import posixpath
 import queue
 import secrets
-import shutil
-import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -48,18 +44,20 @@ from infrastructure.drivers.base import (
     OnOutput,
 )
 from infrastructure.drivers.docker_daemon import OWNER, Errors, connect, explain, process_owner
+from infrastructure.drivers.tar_stream import (
+    CHUNK,
+    NOT_REGULAR,
+    SYMLINK,
+    archive_of,
+    regular_file,
+    small_archive,
+)
 
 log = logging.getLogger("marid.worker")
 DEFAULT_WORKSPACE = "/workspace"
 HOME = "/root"
 SCRIPT = "/.marid/job.sh"
-CHUNK = 64 * 1024
-SPOOL = 8 * 1024 * 1024  # bytes of a placed file held in memory before a temp file
 STOP_LIMIT = 10.0  # seconds a killed container may take to end before the job is given up
-# Go's os.FileMode type bits, as the archive API reports them: dir, symlink, device,
-# named pipe, socket, char device, irregular.
-NOT_REGULAR = (1 << 31) | (1 << 27) | (1 << 26) | (1 << 25) | (1 << 24) | (1 << 21) | (1 << 19)
-SYMLINK = 1 << 27
 
 
 @dataclass(frozen=True)
@@ -175,12 +173,7 @@ class DockerDriver(Driver):
         volumes = [m["Target"] for m in self._mounts]
         if not any(target == v or target.startswith(v.rstrip("/") + "/") for v in volumes):
             raise DriverError(f"{path} is outside the build's volumes ({', '.join(volumes)})")
-        with tempfile.SpooledTemporaryFile(SPOOL) as archive:
-            with tarfile.open(fileobj=archive, mode="w") as tar, _spooled(data) as (body, size):
-                info = tarfile.TarInfo(target.lstrip("/"))
-                info.size, info.mode, info.mtime = size, mode, int(time.time())
-                tar.addfile(info, body)
-            archive.seek(0)
+        with archive_of(target, data, mode) as archive:
             try:
                 self._current.put_archive("/", archive)
             except Errors as exc:
@@ -201,12 +194,8 @@ class DockerDriver(Driver):
             )
         if stat.get("mode", 0) & NOT_REGULAR:
             raise FileNotFoundError(f"{path} is not a regular file")
-        with tarfile.open(fileobj=_ChunkReader(chunks), mode="r|") as tar:
-            member = tar.next()
-            body = tar.extractfile(member) if member is not None and member.isreg() else None
-            if body is None:
-                raise FileNotFoundError(f"{path} is not a regular file")
-            yield iter(lambda: body.read(CHUNK), b"")
+        with regular_file(chunks, path) as body:
+            yield body
 
     def _archive(self, path: str) -> tuple[Iterator[bytes], dict[str, Any]]:
         try:
@@ -220,13 +209,7 @@ class DockerDriver(Driver):
     def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:
         self._remove(self._current)  # the previous job's: its artifacts are collected
         self._current = container = self._container(["/bin/sh", SCRIPT], env)
-        archive = io.BytesIO()
-        with tarfile.open(fileobj=archive, mode="w") as tar:
-            body = script.encode()
-            info = tarfile.TarInfo(SCRIPT.lstrip("/"))
-            info.size, info.mode, info.mtime = len(body), 0o755, int(time.time())
-            tar.addfile(info, io.BytesIO(body))
-        container.put_archive("/", archive.getvalue())
+        container.put_archive("/", small_archive(SCRIPT, script.encode(), 0o755))
         container.start()
         return self._follow(container, on_output, cancel)
 
@@ -307,35 +290,3 @@ def _pump(stream: Any, chunks: queue.SimpleQueue[bytes | None]) -> None:
 def _signal(container: Any, sig: str) -> None:
     with suppress(*Errors):  # it may have ended meanwhile
         container.kill(signal=sig)
-
-
-@contextmanager
-def _spooled(data: BinaryIO) -> Iterator[tuple[BinaryIO, int]]:
-    """`data` in a seekable spool, with its size (a tar header comes before the body)."""
-    with tempfile.SpooledTemporaryFile(SPOOL) as spool:
-        shutil.copyfileobj(data, spool, CHUNK)
-        size = spool.tell()
-        spool.seek(0)
-        yield spool, size  # type: ignore[misc]  # a SpooledTemporaryFile is a BinaryIO
-
-
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks (for tarfile's stream mode)."""
-
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._rest = b""
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._rest:
-            try:
-                self._rest = next(self._chunks)
-            except StopIteration:
-                return 0
-        size = min(len(buffer), len(self._rest))
-        buffer[:size] = self._rest[:size]
-        self._rest = self._rest[size:]
-        return size

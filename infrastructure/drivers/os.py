@@ -37,6 +37,7 @@ from infrastructure.drivers.base import (
     IDLE_TICK,
     KILL_GRACE,
     Cancel,
+    DirectoryDriver,
     Driver,
     DriverError,
     Log,
@@ -75,7 +76,7 @@ def describe_os(settings: Settings) -> str:
     return f"os: jobs run on this host as user {user.name}{same}"
 
 
-class OsDriver(Driver):
+class OsDriver(DirectoryDriver):
     name = "os"
 
     def __init__(
@@ -84,25 +85,10 @@ class OsDriver(Driver):
         parent: str | None = None,
         user: BuildUser | None = None,
     ) -> None:
+        super().__init__()
         self._parent = parent  # where build directories are made (default: the system temp)
         # None: the worker's own user (what MARID_OS_ALLOW_SAME_USER allows; tests).
         self.user = user or BuildUser.worker()
-        self._root: Path | None = None
-        self._jobs = 0
-
-    @property
-    def root(self) -> Path:
-        if self._root is None:
-            raise DriverError("the os driver has not been created")
-        return self._root
-
-    @property
-    def workspace(self) -> str:
-        return str(self.root / "workspace")
-
-    @property
-    def home(self) -> str:
-        return str(self.root / "home")
 
     def create(self, log: Log) -> None:
         log(f"Running with os driver as user {self.user.name}...")
@@ -110,7 +96,7 @@ class OsDriver(Driver):
             root = Path(os.path.realpath(tempfile.mkdtemp(prefix="marid-build-", dir=self._parent)))
         except OSError as exc:
             raise DriverError(f"cannot make a build directory: {exc}") from None
-        self._root = root  # from here on, destroy() removes it
+        self._root = str(root)  # from here on, destroy() removes it
         # The root and the scripts stay the worker's: the build user may pass and read
         # its scripts, not change them. Workspace, HOME and TMPDIR are the build user's.
         for name in ("workspace", "home", "tmp", "scripts"):
@@ -122,9 +108,6 @@ class OsDriver(Driver):
             os.chmod(root / "scripts", 0o711)  # noqa: S103 - traverse only, scripts are 0644
         log(f"Created workspace {self.workspace}")
 
-    def base_env(self) -> dict[str, str]:
-        return {**super().base_env(), "TMPDIR": str(self.root / "tmp")}
-
     def resolve(self, path: str) -> str:
         """Any path: relative to the workspace, or absolute (what the job itself would use)."""
         return os.path.normpath(os.path.join(self.workspace, path))
@@ -132,8 +115,8 @@ class OsDriver(Driver):
     def put_file(self, path: str, data: BinaryIO, mode: int = 0o644) -> None:
         """Write a file inside the build's directory, as the build user."""
         target = self.resolve(path)
-        real = Path(os.path.realpath(target))
-        if real != self.root and self.root not in real.parents:
+        real, root = Path(os.path.realpath(target)), Path(self.root)
+        if real != root and root not in real.parents:
             raise DriverError(f"{path} is outside the build's directory")
         _write_as(self.user, target, data, mode)
 
@@ -142,8 +125,7 @@ class OsDriver(Driver):
         return _read_as(self.user, self.resolve(path))
 
     def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:
-        self._jobs += 1
-        script_path = self.root / "scripts" / f"job-{self._jobs}.sh"
+        script_path = Path(self.next_script() + ".sh")
         script_path.write_text(script)
         script_path.chmod(0o644)  # readable by the build user's shell
         # The job dies with this worker: see lifeline.py (only we hold `lifeline`).

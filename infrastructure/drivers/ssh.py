@@ -35,7 +35,7 @@ from infrastructure.drivers.base import (
     IDLE_TICK,
     KILL_GRACE,
     Cancel,
-    Driver,
+    DirectoryDriver,
     DriverError,
     Log,
     OnOutput,
@@ -93,34 +93,16 @@ class _AcceptAny(paramiko.MissingHostKeyPolicy):  # type: ignore[misc]  # untype
         return None
 
 
-class SshDriver(Driver):
+class SshDriver(DirectoryDriver):
     name = "ssh"
 
     def __init__(self, config: Mapping[str, str], options: SshOptions) -> None:
+        super().__init__()
         # Djinn's worker reads `addr` although its docs and validation say `address`.
         self.address = config.get("address") or config.get("addr") or ""
         self.options = options
         self._client: Any = None
         self._sftp: Any = None
-        self._root: str | None = None
-        self._jobs = 0
-
-    @property
-    def root(self) -> str:
-        if self._root is None:
-            raise DriverError("the ssh driver has not been created")
-        return self._root
-
-    @property
-    def workspace(self) -> str:
-        return f"{self.root}/workspace"
-
-    @property
-    def home(self) -> str:
-        return f"{self.root}/home"
-
-    def base_env(self) -> dict[str, str]:
-        return {**super().base_env(), "TMPDIR": posixpath.join(self.root, "tmp")}
 
     def create(self, log: Log) -> None:
         host, port = parse_address(self.address)
@@ -226,8 +208,7 @@ class SshDriver(Driver):
             yield iter(lambda: bytes(f.read(CHUNK)), b"")
 
     def run(self, script: str, env: Mapping[str, str], on_output: OnOutput, cancel: Cancel) -> int:
-        self._jobs += 1
-        base = f"{self.root}/scripts/job-{self._jobs}"
+        base = self.next_script()
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items())
         self._write(f"{base}.env", exports, 0o600)
         self._write(f"{base}.sh", script, 0o700)

@@ -198,7 +198,7 @@ def test_destroy_removes_everything_the_build_user_left(
 ) -> None:
     driver = OsDriver(parent=str(parent), user=build_user)
     driver.create(lambda _: None)
-    root = driver.root
+    root = Path(driver.root)
     run(driver, "mkdir -p ro/deep && touch ro/deep/f && chmod -w ro/deep ro", "chmod 0 $HOME")
 
     driver.destroy()
