@@ -8,13 +8,12 @@ schedulers record it, and so submit its build.
 from __future__ import annotations
 
 from datetime import datetime
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, Errors
-from domain.identity import aggregate_id
 from domain.origin import Origin
+from domain.resources import NamespacedResource
 from domain.schedules import next_run, schedule_errors
 
 
@@ -35,14 +34,12 @@ def validate_cron(errors: Errors, name: str | None, schedule: str, timezone: str
         errors.extend(failed, messages)
 
 
-class Cron(Aggregate):
+class Cron(NamespacedResource):
     """A named schedule and manifest; `next_run` is always in the future when saved."""
 
-    class Created(Aggregate.Created):
-        public_id: int
-        owner_id: int
-        author_id: int
-        namespace_id: int | None
+    KIND = "cron"
+
+    class Created(NamespacedResource.Created):
         name: str
         schedule: str
         timezone: str
@@ -74,12 +71,8 @@ class Cron(Aggregate):
         next_run: datetime
         origin: Origin
 
-    class Deleted(Aggregate.Event):
-        origin: Origin
-
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("cron", public_id)
+    class Deleted(NamespacedResource.Deleted):
+        pass
 
     @event(Created)
     def __init__(
@@ -95,10 +88,7 @@ class Cron(Aggregate):
         next_run: datetime,
         origin: Origin,
     ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.author_id = author_id
-        self.namespace_id = namespace_id
+        super().__init__(public_id, owner_id, author_id, namespace_id)
         self.name = name
         self.schedule = schedule
         self.timezone = timezone
@@ -106,7 +96,6 @@ class Cron(Aggregate):
         self.next_run = next_run
         self.prev_run: datetime | None = None
         self.last_error: str | None = None
-        self.deleted = False
 
     def update(
         self,
@@ -193,11 +182,3 @@ class Cron(Aggregate):
         self.prev_run = failed_at
         self.next_run = next_run
         self.last_error = error
-
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
-        self.deleted = True

@@ -6,13 +6,12 @@ import re
 from datetime import datetime, timedelta
 from enum import Enum
 from urllib.parse import SplitResult, urlsplit
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import DomainError, Errors
-from domain.identity import aggregate_id
 from domain.origin import Origin
+from domain.resources import NamespacedResource
 
 NAME_PATTERN = r"^[a-zA-Z0-9_\-]+$"
 NAME_RE = re.compile(NAME_PATTERN)
@@ -108,7 +107,7 @@ class DownloadClaimError(DomainError):
         self.claimant = claimant
 
 
-class Image(Aggregate):
+class Image(NamespacedResource):
     """An image; one created from a URL holds the URL sealed (it may carry credentials).
 
     Fetching is claimed with a command, so that of several downloaders exactly one wins
@@ -116,11 +115,9 @@ class Image(Aggregate):
     reports progress; a claim left stale by a dead process may be taken over.
     """
 
-    class Created(Aggregate.Created):
-        public_id: int
-        owner_id: int
-        author_id: int
-        namespace_id: int | None
+    KIND = "image"
+
+    class Created(NamespacedResource.Created):
         name: str
         driver: str
         blob_key: str | None
@@ -153,12 +150,8 @@ class Image(Aggregate):
         at: datetime
         origin: Origin
 
-    class Deleted(Aggregate.Event):
-        origin: Origin
-
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("image", public_id)
+    class Deleted(NamespacedResource.Deleted):
+        pass
 
     @event(Created)
     def __init__(
@@ -176,10 +169,7 @@ class Image(Aggregate):
         download_url: str | None,
         origin: Origin,
     ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.author_id = author_id
-        self.namespace_id = namespace_id
+        super().__init__(public_id, owner_id, author_id, namespace_id)
         self.name = name
         self.driver = driver
         self.blob_key = blob_key
@@ -188,7 +178,6 @@ class Image(Aggregate):
         self.claimant: str | None = None
         self.claim_seen_at: datetime | None = None
         self.download_finished = False
-        self.deleted = False
 
     @property
     def download_pending(self) -> bool:
@@ -245,11 +234,3 @@ class Image(Aggregate):
     def _check_claim(self, claimant: str) -> None:
         if not self.holds_claim(claimant):
             raise DownloadClaimError(self.public_id, claimant)
-
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
-        self.deleted = True

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from uuid import UUID
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -20,7 +19,6 @@ from cryptography.hazmat.primitives.serialization import (
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import Errors, NotFoundError
-from domain.identity import aggregate_id
 from domain.key_formats import (
     REFUSED_PKCS8_ALGORITHMS,
     DerError,
@@ -31,6 +29,7 @@ from domain.key_formats import (
     pkcs8_algorithm,
 )
 from domain.origin import Origin
+from domain.resources import NamespacedResource
 
 NO_KEY = "ssh: no key found"
 PROTECTED = "ssh: this private key is passphrase protected"
@@ -138,14 +137,12 @@ def validate_key(errors: Errors, name: str | None, key: str | None) -> None:
         errors.add("key", f"Key {problem}")
 
 
-class SshKey(Aggregate):
+class SshKey(NamespacedResource):
     """An SSH private key; it is held sealed (never in clear in an event)."""
 
-    class Created(Aggregate.Created):
-        public_id: int
-        owner_id: int
-        author_id: int
-        namespace_id: int | None
+    KIND = "key"
+
+    class Created(NamespacedResource.Created):
         name: str
         key: str
         config: str
@@ -155,12 +152,8 @@ class SshKey(Aggregate):
         config: str
         origin: Origin
 
-    class Deleted(Aggregate.Event):
-        origin: Origin
-
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("key", public_id)
+    class Deleted(NamespacedResource.Deleted):
+        pass
 
     @event(Created)
     def __init__(
@@ -174,14 +167,10 @@ class SshKey(Aggregate):
         config: str,
         origin: Origin,
     ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.author_id = author_id
-        self.namespace_id = namespace_id
+        super().__init__(public_id, owner_id, author_id, namespace_id)
         self.name = name
         self.key = key
         self.config = config
-        self.deleted = False
 
     def update(self, config: str | None, origin: Origin) -> None:
         """Record an update; a config not given is kept. Always moves `updated_at`."""
@@ -192,11 +181,3 @@ class SshKey(Aggregate):
     @event(Updated)
     def _updated(self, config: str, origin: Origin) -> None:
         self.config = config
-
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
-        self.deleted = True

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import codecs
 import re
-from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.errors import Errors
-from domain.identity import aggregate_id
 from domain.origin import Origin
+from domain.resources import NamespacedResource
 
 NAME_PATTERN = r"^[a-zA-Z0-9\._\-]+$"
 NAME_RE = re.compile(NAME_PATTERN)
@@ -78,14 +77,12 @@ def validate_object(
             errors.add("type", "Type can only contain printable ASCII characters")
 
 
-class Object(Aggregate):
+class Object(NamespacedResource):
     """An object: its name, where it belongs, and the type, size and digests of its content."""
 
-    class Created(Aggregate.Created):
-        public_id: int
-        owner_id: int
-        author_id: int
-        namespace_id: int | None
+    KIND = "object"
+
+    class Created(NamespacedResource.Created):
         name: str
         content_type: str
         size: int
@@ -93,12 +90,8 @@ class Object(Aggregate):
         sha256: str
         origin: Origin
 
-    class Deleted(Aggregate.Event):
-        origin: Origin
-
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("object", public_id)
+    class Deleted(NamespacedResource.Deleted):
+        pass
 
     @event(Created)
     def __init__(
@@ -114,25 +107,13 @@ class Object(Aggregate):
         sha256: str,
         origin: Origin,
     ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.author_id = author_id
-        self.namespace_id = namespace_id
+        super().__init__(public_id, owner_id, author_id, namespace_id)
         self.name = name
         self.content_type = content_type
         self.size = size
         self.md5 = md5
         self.sha256 = sha256
-        self.deleted = False
 
     @property
     def blob_key(self) -> str:
         return blob_key(self.public_id)
-
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
-        self.deleted = True

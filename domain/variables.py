@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from uuid import UUID
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import event
 
 from domain.errors import Errors
-from domain.identity import aggregate_id
 from domain.origin import Origin
+from domain.resources import NamespacedResource
 
 KEY_PATTERN = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 KEY_RE = re.compile(KEY_PATTERN)
@@ -29,25 +28,19 @@ def validate_variable(errors: Errors, key: str | None, value: str | None, mask: 
         errors.add("value", f"Value cannot be shorter than {MASK_MIN} characters in length")
 
 
-class Variable(Aggregate):
+class Variable(NamespacedResource):
     """A variable; a masked one holds its value sealed (never in clear in an event)."""
 
-    class Created(Aggregate.Created):
-        public_id: int
-        owner_id: int
-        author_id: int
-        namespace_id: int | None
+    KIND = "variable"
+
+    class Created(NamespacedResource.Created):
         key: str
         value: str
         masked: bool
         origin: Origin
 
-    class Deleted(Aggregate.Event):
-        origin: Origin
-
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("variable", public_id)
+    class Deleted(NamespacedResource.Deleted):
+        pass
 
     @event(Created)
     def __init__(
@@ -61,19 +54,7 @@ class Variable(Aggregate):
         masked: bool,
         origin: Origin,
     ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.author_id = author_id
-        self.namespace_id = namespace_id
+        super().__init__(public_id, owner_id, author_id, namespace_id)
         self.key = key
         self.value = value
         self.masked = masked
-        self.deleted = False
-
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, origin: Origin) -> None:
-        self.deleted = True
