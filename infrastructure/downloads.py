@@ -6,15 +6,11 @@ version-guarded, so exactly one downloader of all processes fetches it) and the 
 renewed with progress events. A claim whose holder died goes stale and is taken over, so
 pending downloads survive restarts.
 
-Only public addresses are fetched from (unless `allow_private_urls`): every request,
-redirects included, resolves its host, refuses it if any address is loopback, private,
-link-local, multicast, unspecified or otherwise not global, and connects to an address it
-checked, so that a second DNS answer cannot point the connection elsewhere.
+Only public addresses are fetched from, unless `allow_private_urls` (see `public_http`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
@@ -32,84 +28,18 @@ from application.core import Outcome
 from application.ports import BlobStore
 from domain.images import DownloadClaimError, is_qcow2
 from infrastructure.blobs import BlobTooLargeError
+from infrastructure.public_http import FetchError, PublicOnlyTransport
 from infrastructure.settings import Settings
 from projections.images import ImageQueries
 from projections.runner import ReadModels
 
 log = logging.getLogger("marid.downloads")
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], list[str]]
-Refusal = Callable[[IPAddress], str | None]
 SETTLED_KEPT = 1024
-
-
-class FetchError(Exception):
-    """Raised when a download cannot complete; the text is recorded as the download's error."""
-
-
-class UnsafeURLError(FetchError):
-    """Raised when a URL's host resolves to an address that marid may not fetch from."""
 
 
 class AbandonedError(Exception):
     """Raised when this process stops mid-download; the claim goes stale and is taken over."""
-
-
-def resolve(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to, in the resolver's order, without repeats."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve {host}: {exc}") from None
-    return list(dict.fromkeys(str(info[4][0]) for info in infos))
-
-
-def refusal(address: IPAddress) -> str | None:
-    """Why an address is not fetched from (`"loopback"`, `"private"`, ...), or None."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    for kind in ("loopback", "link_local", "multicast", "unspecified", "private"):
-        if getattr(address, f"is_{kind}"):
-            return kind.replace("_", "-")
-    return None if address.is_global else "non-public"
-
-
-class PublicOnlyTransport(httpx.BaseTransport):
-    """Sends each request to a checked address of its host (the Host header and TLS name
-    stay the original host's)."""
-
-    def __init__(
-        self, allow_private: bool, resolver: Resolver = resolve, refuse: Refusal = refusal
-    ) -> None:
-        self.allow_private = allow_private
-        self.resolver = resolver
-        self.refuse = refuse
-        self.inner = httpx.HTTPTransport(trust_env=False)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        url = request.url
-        port = url.port or (443 if url.scheme == "https" else 80)
-        addresses = self.resolver(url.host, port)
-        for address in addresses:
-            why = None if self.allow_private else self.refuse(ipaddress.ip_address(address))
-            if why is not None:
-                raise UnsafeURLError(f"refused: {url.host} resolves to a {why} address")
-        failure: httpx.ConnectError | None = None
-        for address in addresses:
-            request.url = url.copy_with(host=address)
-            if url.scheme == "https":
-                request.extensions = {**request.extensions, "sni_hostname": url.host}
-            try:
-                return self.inner.handle_request(request)
-            except httpx.ConnectError as exc:
-                failure = exc
-            finally:
-                request.url = url
-        raise failure or FetchError(f"cannot resolve {url.host}")
-
-    def close(self) -> None:
-        self.inner.close()
 
 
 def describe(exc: Exception, limit: int | None) -> str:

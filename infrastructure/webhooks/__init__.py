@@ -17,7 +17,8 @@ from eventsourcing.postgres import PostgresDatastore
 
 from application.ports import SecretBox
 from infrastructure.settings import Settings
-from infrastructure.webhooks.dispatch import Payloads, WebhookDispatch
+from infrastructure.webhooks.dispatch import WebhookDispatch
+from infrastructure.webhooks.events import Payloads
 from infrastructure.webhooks.sender import Policy, Sender, Transport
 from infrastructure.webhooks.store import WebhookStore
 from projections.maintenance import Status, follower_status

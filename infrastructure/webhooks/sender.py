@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import httpx
 
 from application.ports import SecretBox
-from infrastructure.downloads import FetchError, PublicOnlyTransport, UnsafeURLError
+from infrastructure.public_http import FetchError, PublicOnlyTransport, UnsafeURLError
 from infrastructure.webhooks.store import Attempt, Claimed, WebhookStore
 
 log = logging.getLogger("marid.webhooks")

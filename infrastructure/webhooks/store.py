@@ -5,6 +5,10 @@ Not a read model: a rebuild must never send anything again, so these tables are 
 rebuilt and are not in the projection registry. The dispatcher writes them together with
 its tracking record (one transaction per event), like a projection, which is what makes
 a restart lose no delivery; the senders then work the outbox.
+
+Longer than 300 lines on purpose: the dispatcher's writes and the senders' outbox
+statements (claim, record, retry) act on the same four tables under one set of
+transaction rules, which are easier to check side by side.
 """
 
 from __future__ import annotations

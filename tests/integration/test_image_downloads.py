@@ -23,7 +23,8 @@ from application.images import ImageContent
 from domain.images import Image
 from domain.origin import Origin
 from infrastructure.bootstrap import Marid
-from infrastructure.downloads import Downloads, PublicOnlyTransport
+from infrastructure.downloads import Downloads
+from infrastructure.public_http import PublicOnlyTransport
 from infrastructure.settings import Settings
 
 ORIGIN = Origin.system("test")

@@ -20,7 +20,7 @@ from domain.images import (
     url_problem,
     validate_image,
 )
-from infrastructure.downloads import refusal
+from infrastructure.public_http import refusal
 from tests.unit.conftest import ORIGIN, POPO, RacingApp, events_after, register
 
 URL = "https://mirror.example/alpine.qcow2"

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from infrastructure.settings import Settings, SettingsError
-from infrastructure.webhooks.dispatch import encode
+from infrastructure.webhooks.events import encode
 from infrastructure.webhooks.sender import Policy, headers, signature
 from infrastructure.webhooks.store import Claimed
 
