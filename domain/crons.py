@@ -89,11 +89,7 @@ class Cron(NamespacedResource):
         origin: Origin,
     ) -> None:
         super().__init__(public_id, owner_id, author_id, namespace_id)
-        self.name = name
-        self.schedule = schedule
-        self.timezone = timezone
-        self.manifest = manifest
-        self.next_run = next_run
+        self._configure(name, schedule, timezone, manifest, next_run)
         self.prev_run: datetime | None = None
         self.last_error: str | None = None
 
@@ -109,16 +105,8 @@ class Cron(NamespacedResource):
         origin: Origin,
     ) -> None:
         """Change the cron; `next_run` is recomputed from `now`."""
-        self._updated(
-            owner_id=owner_id,
-            namespace_id=namespace_id,
-            name=name,
-            schedule=schedule,
-            timezone=timezone,
-            manifest=manifest,
-            next_run=next_run(schedule, timezone, now),
-            origin=origin,
-        )
+        following = next_run(schedule, timezone, now)
+        self._updated(owner_id, namespace_id, name, schedule, timezone, manifest, following, origin)
 
     @event(Updated)
     def _updated(
@@ -134,6 +122,11 @@ class Cron(NamespacedResource):
     ) -> None:
         self.owner_id = owner_id
         self.namespace_id = namespace_id
+        self._configure(name, schedule, timezone, manifest, next_run)
+
+    def _configure(
+        self, name: str, schedule: str, timezone: str, manifest: str, next_run: datetime
+    ) -> None:
         self.name = name
         self.schedule = schedule
         self.timezone = timezone
@@ -147,38 +140,30 @@ class Cron(NamespacedResource):
 
     def fire(self, due: datetime, now: datetime, build_id: int, origin: Origin) -> None:
         """Record the firing for `due`; missed periods are skipped, not fired one by one."""
+        self._fired(due, now, build_id, self._run_after(due, now), origin)
+
+    def failed(self, due: datetime, now: datetime, error: str, origin: Origin) -> None:
+        """Record that firing for `due` failed; the cron waits for its next time."""
+        self._firing_failed(due, now, error, self._run_after(due, now), origin)
+
+    def _run_after(self, due: datetime, now: datetime) -> datetime:
+        """The run after `due`, counted from `now`; `due` must be pending and have come."""
         self.check_due(due, now)
-        self._fired(
-            due=due,
-            fired_at=now,
-            build_id=build_id,
-            next_run=next_run(self.schedule, self.timezone, now),
-            origin=origin,
-        )
+        return next_run(self.schedule, self.timezone, now)
 
     @event(Fired)
     def _fired(
         self, due: datetime, fired_at: datetime, build_id: int, next_run: datetime, origin: Origin
     ) -> None:
-        self.prev_run = fired_at
-        self.next_run = next_run
-        self.last_error = None
-
-    def failed(self, due: datetime, now: datetime, error: str, origin: Origin) -> None:
-        """Record that firing for `due` failed; the cron waits for its next time."""
-        self.check_due(due, now)
-        self._firing_failed(
-            due=due,
-            failed_at=now,
-            error=error,
-            next_run=next_run(self.schedule, self.timezone, now),
-            origin=origin,
-        )
+        self._ran(fired_at, next_run, None)
 
     @event(FiringFailed)
     def _firing_failed(
         self, due: datetime, failed_at: datetime, error: str, next_run: datetime, origin: Origin
     ) -> None:
-        self.prev_run = failed_at
+        self._ran(failed_at, next_run, error)
+
+    def _ran(self, at: datetime, next_run: datetime, error: str | None) -> None:
+        self.prev_run = at
         self.next_run = next_run
         self.last_error = error

@@ -152,11 +152,7 @@ class Webhook(Aggregate):
         self.namespace_id = namespace_id
         self.user_id = user_id
         self.author_id = author_id
-        self.payload_url = payload_url
-        self.ssl = ssl
-        self.active = active
-        self.events = list(events)
-        self.secret = secret
+        self._configure(payload_url, ssl, active, events, secret)
         self.deleted = False
 
     def update(
@@ -171,14 +167,7 @@ class Webhook(Aggregate):
         """Record the new state (every field; the caller merged in what it kept)."""
         if self.deleted:
             raise NotFoundError("webhook")
-        self._updated(
-            payload_url=payload_url,
-            ssl=ssl,
-            active=active,
-            events=list(events),
-            secret=secret,
-            origin=origin,
-        )
+        self._updated(payload_url, ssl, active, list(events), secret, origin)
 
     @event(Updated)
     def _updated(
@@ -189,6 +178,11 @@ class Webhook(Aggregate):
         events: list[str],
         secret: str | None,
         origin: Origin,
+    ) -> None:
+        self._configure(payload_url, ssl, active, events, secret)
+
+    def _configure(
+        self, payload_url: str, ssl: bool, active: bool, events: list[str], secret: str | None
     ) -> None:
         self.payload_url = payload_url
         self.ssl = ssl
