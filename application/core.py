@@ -1,11 +1,12 @@
-"""The event-sourced application core: saving with retries, index claims, transcodings."""
+"""The event-sourced application core: commands retried, loads, index claims, transcodings."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -15,15 +16,57 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Recording,
 from application.ids import IdAllocator, InMemoryIds
 from application.input_errors import current_input_errors
 from application.ports import SecretBox
-from domain.errors import ConflictError, ValidationError
+from domain.errors import ConflictError, NotFoundError, ValidationError
 from domain.identity import index_id
 from domain.index import Index
 from domain.origin import Origin
 
 T = TypeVar("T")
-A = TypeVar("A", bound=Aggregate)
+P = ParamSpec("P")
 
 MAX_ATTEMPTS = 5
+
+
+def retried(attempt: Callable[[], T], attempts: int = MAX_ATTEMPTS) -> T:
+    """Run a load-decide-save attempt, again while a concurrent writer won the race (the
+    save failed with IntegrityError); ConflictError once `attempts` have all lost.
+
+    Each attempt loads what it needs afresh, so rules are checked against the state that
+    won. This is marid's one retry policy: `command` applies it to a use case.
+    """
+    for _ in range(attempts):
+        try:
+            return attempt()
+        except IntegrityError:
+            continue
+    raise ConflictError()
+
+
+@overload
+def command(method: Callable[P, T], /) -> Callable[P, T]: ...
+
+
+@overload
+def command(*, attempts: int) -> Callable[[Callable[P, T]], Callable[P, T]]: ...
+
+
+def command(
+    method: Callable[P, T] | None = None, /, *, attempts: int = MAX_ATTEMPTS
+) -> Callable[P, T] | Callable[[Callable[P, T]], Callable[P, T]]:
+    """Mark a use case whose body loads, decides and saves: it runs again when a concurrent
+    writer won the race (see `retried`). `@command`, or `@command(attempts=N)`.
+
+    A command must not call another command: their retries would multiply.
+    """
+
+    def decorate(use_case: Callable[P, T]) -> Callable[P, T]:
+        @functools.wraps(use_case)
+        def run_command(*args: P.args, **kwargs: P.kwargs) -> T:
+            return retried(lambda: use_case(*args, **kwargs), attempts)
+
+        return run_command
+
+    return decorate if method is None else decorate(method)
 
 
 class OriginAsDict(Transcoding):
@@ -93,32 +136,34 @@ class CoreApplication(Application[UUID]):
             raise ValidationError(pending)
         return super().save(*objs, **kwargs)
 
-    def run(self, command: Callable[[], Outcome[T]], attempts: int = MAX_ATTEMPTS) -> Outcome[T]:
-        """Run a load-decide-save command, again when a concurrent writer won the race.
+    def run(self, attempt: Callable[[], Outcome[T]], attempts: int = MAX_ATTEMPTS) -> Outcome[T]:
+        """Run a closure as a command (see `retried`); prefer the `command` decorator."""
+        return retried(attempt, attempts)
 
-        The command must load what it needs each time it runs: a retry re-reads the
-        aggregates, so rules are checked against the state that won.
-        """
-        for _ in range(attempts):
-            try:
-                return command()
-            except IntegrityError:
-                continue
-        raise ConflictError()
+    def get(self, aggregate_id: UUID, cls: type[T], what: str) -> T:
+        """The live aggregate; NotFoundError(what) when it was never saved, is of another
+        type, or was deleted."""
+        aggregate = self.load(aggregate_id, cls)
+        if aggregate is None or getattr(aggregate, "deleted", False):
+            raise NotFoundError(what)
+        return aggregate
 
-    def load(self, aggregate_id: UUID, cls: type[A]) -> A | None:
-        """The aggregate, or None when it was never saved."""
+    def load(self, aggregate_id: UUID, cls: type[T]) -> T | None:
+        """The aggregate as saved (deleted or not), or None when there is none of this type:
+        for where absence is a normal answer; `get` is for where it is an error."""
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return None
-        if not isinstance(aggregate, cls):
-            return None
-        return aggregate
+        return aggregate if isinstance(aggregate, cls) else None
+
+    def find_index(self, kind: str, key: str) -> Index | None:
+        """The index aggregate guarding `key`, or None when it was never claimed."""
+        return self.load(index_id(kind, key), Index)
 
     def claim(self, kind: str, key: str, holder: int, origin: Origin) -> Index:
         """The index aggregate for `key`, claimed for `holder` (raises KeyTakenError)."""
-        index = self.load(index_id(kind, key), Index)
+        index = self.find_index(kind, key)
         if index is None:
             return Index(kind=kind, key=key, holder=holder, origin=origin)
         index.claim(holder, origin)
@@ -126,7 +171,7 @@ class CoreApplication(Application[UUID]):
 
     def holder(self, kind: str, key: str) -> int | None:
         """The id of the resource holding `key`, or None."""
-        index = self.load(index_id(kind, key), Index)
+        index = self.find_index(kind, key)
         return None if index is None else index.holder
 
     def user_id_for(self, username: str) -> int | None:

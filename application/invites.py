@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.core import Outcome
+from application.core import Outcome, command
 from application.namespaces import NamespaceCases
 from domain.errors import Errors, NotFoundError, RuleError
 from domain.identity import aggregate_id
@@ -54,96 +54,79 @@ class InviteCases(NamespaceCases):
 
     def _with_root(self, namespace_id: int) -> tuple[Namespace, Namespace]:
         """A live namespace and the root of its tree (404 when it is gone)."""
-        ns = self.namespace(namespace_id)
-        if ns is None:
-            raise NotFoundError("namespace")
+        ns = self.live_namespace(namespace_id)
         return ns, self.root_of(ns)
 
+    @command
     def send_invite(
         self, namespace_id: int, caller_id: int, handle: str | None, origin: Origin
     ) -> Outcome[int]:
         """Invite a user (by username or email) to a namespace; owner only."""
+        ns, root = self._with_root(namespace_id)
+        errors = Errors()
+        validate_handle(errors, handle)
+        errors.raise_if_any()
+        assert handle is not None  # checked by validate_handle
+        ns.require_owner(caller_id)
+        invitee_id = self.user_for_handle(handle)
+        if invitee_id is None:
+            raise RuleError(NO_SUCH_USER)
+        if invitee_id == caller_id:
+            raise RuleError(CANNOT_INVITE_SELF)
+        if self.holder("invite", pending_key(ns.public_id, invitee_id)) is not None:
+            raise RuleError(ALREADY_SENT)
+        if invitee_id in root.collaborators:
+            raise RuleError(ALREADY_COLLABORATOR)
+        invite_id = self.ids.next_id("invite")
+        try:
+            index = self.claim("invite", pending_key(ns.public_id, invitee_id), invite_id, origin)
+        except KeyTakenError:
+            raise RuleError(ALREADY_SENT) from None
+        invite = Invite(
+            public_id=invite_id,
+            namespace_id=ns.public_id,
+            root_id=root.public_id,
+            invitee_id=invitee_id,
+            inviter_id=caller_id,
+            origin=origin,
+        )
+        return Outcome(invite_id, self.save(invite, index))
 
-        def command() -> Outcome[int]:
-            ns, root = self._with_root(namespace_id)
-            errors = Errors()
-            validate_handle(errors, handle)
-            errors.raise_if_any()
-            assert handle is not None  # checked by validate_handle
-            ns.require_owner(caller_id)
-            invitee_id = self.user_for_handle(handle)
-            if invitee_id is None:
-                raise RuleError(NO_SUCH_USER)
-            if invitee_id == caller_id:
-                raise RuleError(CANNOT_INVITE_SELF)
-            if self.holder("invite", pending_key(ns.public_id, invitee_id)) is not None:
-                raise RuleError(ALREADY_SENT)
-            if invitee_id in root.collaborators:
-                raise RuleError(ALREADY_COLLABORATOR)
-            invite_id = self.ids.next_id("invite")
-            try:
-                index = self.claim(
-                    "invite", pending_key(ns.public_id, invitee_id), invite_id, origin
-                )
-            except KeyTakenError:
-                raise RuleError(ALREADY_SENT) from None
-            invite = Invite(
-                public_id=invite_id,
-                namespace_id=ns.public_id,
-                root_id=root.public_id,
-                invitee_id=invitee_id,
-                inviter_id=caller_id,
-                origin=origin,
-            )
-            return Outcome(invite_id, self.save(invite, index))
-
-        return self.run(command)
-
+    @command
     def accept_invite(self, invite_id: int, caller_id: int, origin: Origin) -> Outcome[Acceptance]:
         """The invitee joins the root of the invite's tree; the invite is used up."""
+        invite = self.invite(invite_id)
+        ns = None if invite is None else self.namespace(invite.namespace_id)
+        if invite is None or ns is None:
+            raise NotFoundError("invite")
+        invite.accept(caller_id, origin)
+        root = self.root_of(ns)
+        root.add_collaborator(invite.invitee_id, origin)
+        index = self.claim("invite", invite.key, invite_id, origin)
+        index.release(invite_id, origin)
+        acceptance = Acceptance(root.public_id, invite.invitee_id, invite.inviter_id)
+        return Outcome(acceptance, self.save(invite, root, index))
 
-        def command() -> Outcome[Acceptance]:
-            invite = self.invite(invite_id)
-            ns = None if invite is None else self.namespace(invite.namespace_id)
-            if invite is None or ns is None:
-                raise NotFoundError("invite")
-            invite.accept(caller_id, origin)
-            root = self.root_of(ns)
-            root.add_collaborator(invite.invitee_id, origin)
-            index = self.claim("invite", invite.key, invite_id, origin)
-            index.release(invite_id, origin)
-            acceptance = Acceptance(root.public_id, invite.invitee_id, invite.inviter_id)
-            return Outcome(acceptance, self.save(invite, root, index))
-
-        return self.run(command)
-
+    @command
     def reject_invite(self, invite_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
         """The invitee rejects, or the inviter cancels, a pending invite."""
+        invite = self.invite(invite_id)
+        if invite is None:
+            raise NotFoundError("invite")
+        invite.reject(caller_id, origin)
+        index = self.claim("invite", invite.key, invite_id, origin)
+        index.release(invite_id, origin)
+        return Outcome(None, self.save(invite, index))
 
-        def command() -> Outcome[None]:
-            invite = self.invite(invite_id)
-            if invite is None:
-                raise NotFoundError("invite")
-            invite.reject(caller_id, origin)
-            index = self.claim("invite", invite.key, invite_id, origin)
-            index.release(invite_id, origin)
-            return Outcome(None, self.save(invite, index))
-
-        return self.run(command)
-
+    @command
     def remove_collaborator(
         self, namespace_id: int, caller_id: int, handle: str, origin: Origin
     ) -> Outcome[None]:
         """The owner removes a collaborator of the tree (from any namespace in it)."""
-
-        def command() -> Outcome[None]:
-            ns, root = self._with_root(namespace_id)
-            if caller_id != ns.owner_id:  # owner only: 404 for anyone else (CONTRACT.md)
-                raise NotFoundError("namespace")
-            user_id = self.user_for_handle(handle)
-            if user_id is None or user_id not in root.collaborators:
-                raise RuleError(NO_SUCH_COLLABORATOR)
-            root.remove_collaborator(user_id, origin)
-            return Outcome(None, self.save(root))
-
-        return self.run(command)
+        ns = self.owned_namespace(namespace_id, caller_id)  # 404 for anyone else (CONTRACT.md)
+        root = self.root_of(ns)
+        user_id = self.user_for_handle(handle)
+        if user_id is None or user_id not in root.collaborators:
+            raise RuleError(NO_SUCH_COLLABORATOR)
+        root.remove_collaborator(user_id, origin)
+        return Outcome(None, self.save(root))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
-from application.core import CoreApplication, Outcome
+from application.core import CoreApplication, Outcome, command
 from application.ports import NamespaceMembers
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
 from domain.identity import aggregate_id
@@ -47,6 +47,17 @@ class NamespaceCases(CoreApplication):
         ns = self.load(aggregate_id("namespace", namespace_id), Namespace)
         return None if ns is None or ns.deleted else ns
 
+    def live_namespace(self, namespace_id: int) -> Namespace:
+        """A live namespace by id, or NotFoundError."""
+        return self.get(aggregate_id("namespace", namespace_id), Namespace, "namespace")
+
+    def owned_namespace(self, namespace_id: int, caller_id: int) -> Namespace:
+        """A live namespace of the caller's; NotFoundError for anyone else (owner only)."""
+        ns = self.live_namespace(namespace_id)
+        if ns.owner_id != caller_id:
+            raise NotFoundError("namespace")
+        return ns
+
     def find_namespace(self, owner_id: int, path: str) -> Namespace | None:
         """A live namespace by owner and path, found through the name index."""
         holder = self.holder("namespace", name_key(owner_id, path.rsplit("/", 1)[-1]))
@@ -56,11 +67,9 @@ class NamespaceCases(CoreApplication):
     def root_of(self, ns: Namespace) -> Namespace:
         if ns.is_root:
             return ns
-        root = self.namespace(ns.root_id)
-        if root is None:  # a tree is deleted from its root down in one save
-            raise NotFoundError("namespace")
-        return root
+        return self.live_namespace(ns.root_id)  # a tree is deleted root down in one save
 
+    @command
     def create_namespace(
         self,
         owner_id: int,
@@ -71,40 +80,37 @@ class NamespaceCases(CoreApplication):
         origin: Origin,
     ) -> Outcome[int]:
         """Create a root namespace, or a child of one of the owner's namespaces."""
-
-        def command() -> Outcome[int]:
-            errors = Errors()
-            errors.extend("name", name_errors(name))
-            # Checked here too so that a taken name is reported with every other failed
-            # rule; the claim below still guards against a concurrent writer.
-            if name and self.holder("namespace", name_key(owner_id, name)) is not None:
-                errors.add("name", NAME_TAKEN)
-            validate_fields(errors, description=description, visibility=visibility)
-            parent_ns = None
-            if parent and parent.strip("/"):
-                parent_ns = self.find_namespace(owner_id, parent.strip("/"))
-                if parent_ns is None:
-                    errors.add("parent", "Parent namespace does not exist")
-                elif parent_ns.level + 1 >= MAX_DEPTH:
-                    errors.add("parent", f"Namespace cannot exceed depth of {MAX_DEPTH}")
-            if errors:
-                errors.raise_if_any()
-            assert name is not None  # checked by name_errors
-            ns_id = self.ids.next_id("namespace")
-            try:
-                index = self.claim("namespace", name_key(owner_id, name), ns_id, origin)
-            except KeyTakenError:
-                raise ValidationError({"name": [NAME_TAKEN]}) from None
+        errors = Errors()
+        errors.extend("name", name_errors(name))
+        # Checked here too so that a taken name is reported with every other failed
+        # rule; the claim below still guards against a concurrent writer.
+        if name and self.holder("namespace", name_key(owner_id, name)) is not None:
+            errors.add("name", NAME_TAKEN)
+        validate_fields(errors, description=description, visibility=visibility)
+        parent_ns = None
+        if parent and parent.strip("/"):
+            parent_ns = self.find_namespace(owner_id, parent.strip("/"))
             if parent_ns is None:
-                ns = Namespace.create_root(
-                    ns_id, owner_id, name, description or "", visibility or "private", origin
-                )
-                return Outcome(ns_id, self.save(ns, index))
-            child = parent_ns.create_child(ns_id, name, description or "", origin)
-            return Outcome(ns_id, self.save(child, parent_ns, index))
+                errors.add("parent", "Parent namespace does not exist")
+            elif parent_ns.level + 1 >= MAX_DEPTH:
+                errors.add("parent", f"Namespace cannot exceed depth of {MAX_DEPTH}")
+        if errors:
+            errors.raise_if_any()
+        assert name is not None  # checked by name_errors
+        ns_id = self.ids.next_id("namespace")
+        try:
+            index = self.claim("namespace", name_key(owner_id, name), ns_id, origin)
+        except KeyTakenError:
+            raise ValidationError({"name": [NAME_TAKEN]}) from None
+        if parent_ns is None:
+            ns = Namespace.create_root(
+                ns_id, owner_id, name, description or "", visibility or "private", origin
+            )
+            return Outcome(ns_id, self.save(ns, index))
+        child = parent_ns.create_child(ns_id, name, description or "", origin)
+        return Outcome(ns_id, self.save(child, parent_ns, index))
 
-        return self.run(command)
-
+    @command
     def update_namespace(
         self,
         namespace_id: int,
@@ -118,24 +124,19 @@ class NamespaceCases(CoreApplication):
     ) -> Outcome[int]:
         """Change only the fields given; owner only. `name` and `parent` may be sent but
         not changed."""
+        ns = self.owned_namespace(namespace_id, caller_id)
+        errors = Errors()
+        if name is not None and name != ns.name:
+            errors.add("name", NAME_FIXED)
+        current_parent = "" if ns.is_root else ns.path.rsplit("/", 1)[0]
+        if parent is not None and parent.strip("/") not in ("", current_parent):
+            errors.add("parent", PARENT_FIXED)
+        validate_fields(errors, description=description, visibility=visibility)
+        errors.raise_if_any()
+        ns.update(description, visibility, origin)
+        return Outcome(namespace_id, self.save(ns))
 
-        def command() -> Outcome[int]:
-            ns = self.namespace(namespace_id)
-            if ns is None or ns.owner_id != caller_id:  # owner only: 404 for anyone else
-                raise NotFoundError("namespace")
-            errors = Errors()
-            if name is not None and name != ns.name:
-                errors.add("name", NAME_FIXED)
-            current_parent = "" if ns.is_root else ns.path.rsplit("/", 1)[0]
-            if parent is not None and parent.strip("/") not in ("", current_parent):
-                errors.add("parent", PARENT_FIXED)
-            validate_fields(errors, description=description, visibility=visibility)
-            errors.raise_if_any()
-            ns.update(description, visibility, origin)
-            return Outcome(namespace_id, self.save(ns))
-
-        return self.run(command)
-
+    @command
     def delete_namespace(
         self,
         namespace_id: int,
@@ -148,34 +149,28 @@ class NamespaceCases(CoreApplication):
         What lives only in a namespace (crons, webhooks) is deleted with it, in the same
         save, so the audit trail shows each deletion; `members` finds them.
         """
-
-        def command() -> Outcome[None]:
-            ns = self.namespace(namespace_id)
-            if ns is None or ns.owner_id != caller_id:  # owner only: 404 for anyone else
-                raise NotFoundError("namespace")
-            changed: list[Aggregate] = []
-            stack = [ns]
-            while stack:
-                node = stack.pop()
-                node.delete(origin)
-                index = self.claim(
-                    "namespace", name_key(node.owner_id, node.name), node.public_id, origin
-                )
-                index.release(node.public_id, origin)
-                changed += [node, index]
-                stack.extend(c for c in map(self.namespace, node.children) if c is not None)
-            if ns.parent_id is not None:
-                parent = self.namespace(ns.parent_id)
-                if parent is not None:
-                    parent.forget_child(ns.public_id, origin)
-                    changed.append(parent)
-            # the parent (saved for forget_child) stays: only the subtree's ids
-            deleted_ids = {n.public_id for n in changed if isinstance(n, Namespace) and n.deleted}
-            if members is not None:
-                changed += self.going_with_namespaces(deleted_ids, members, origin)
-            return Outcome(None, self.save(*changed))
-
-        return self.run(command)
+        ns = self.owned_namespace(namespace_id, caller_id)
+        changed: list[Aggregate] = []
+        stack = [ns]
+        while stack:
+            node = stack.pop()
+            node.delete(origin)
+            index = self.claim(
+                "namespace", name_key(node.owner_id, node.name), node.public_id, origin
+            )
+            index.release(node.public_id, origin)
+            changed += [node, index]
+            stack.extend(c for c in map(self.namespace, node.children) if c is not None)
+        if ns.parent_id is not None:
+            parent = self.namespace(ns.parent_id)
+            if parent is not None:
+                parent.forget_child(ns.public_id, origin)
+                changed.append(parent)
+        # the parent (saved for forget_child) stays: only the subtree's ids
+        deleted_ids = {n.public_id for n in changed if isinstance(n, Namespace) and n.deleted}
+        if members is not None:
+            changed += self.going_with_namespaces(deleted_ids, members, origin)
+        return Outcome(None, self.save(*changed))
 
     def going_with_namespaces(
         self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from application.core import CoreApplication, Outcome
-from domain.errors import Errors, NotFoundError, ValidationError
+from application.core import CoreApplication, Outcome, command
+from domain.errors import Errors, ValidationError
 from domain.identity import aggregate_id
 from domain.index import Index, KeyTakenError
 from domain.origin import Origin
@@ -15,38 +15,30 @@ from domain.users import User, validate_registration
 
 
 class UserCases(CoreApplication):
+    @command
     def register_user(
         self, username: str, email: str, origin: Origin, *, admin: bool = False
     ) -> Outcome[int]:
         """Register a user; username and email are unique (case-insensitively). An
         administrator may also read the audit log."""
         validate_registration(username, email)
-
-        def command() -> Outcome[int]:
-            user_id = self.ids.next_id("user")
-            errors = Errors()
-            indexes: list[Index] = []
-            for kind, key, field, message in (
-                ("username", username.lower(), "username", "Username already exists"),
-                ("email", email.lower(), "email", "Email already exists"),
-            ):
-                try:
-                    indexes.append(self.claim(kind, key, user_id, origin))
-                except KeyTakenError:
-                    errors.add(field, message)
-            errors.raise_if_any()
-            user = User(
-                public_id=user_id, username=username, email=email, origin=origin, admin=admin
-            )
-            return Outcome(user_id, self.save(user, *indexes))
-
-        return self.run(command)
+        user_id = self.ids.next_id("user")
+        errors = Errors()
+        indexes: list[Index] = []
+        for kind, key, field, message in (
+            ("username", username.lower(), "username", "Username already exists"),
+            ("email", email.lower(), "email", "Email already exists"),
+        ):
+            try:
+                indexes.append(self.claim(kind, key, user_id, origin))
+            except KeyTakenError:
+                errors.add(field, message)
+        errors.raise_if_any()
+        user = User(public_id=user_id, username=username, email=email, origin=origin, admin=admin)
+        return Outcome(user_id, self.save(user, *indexes))
 
     def get_user(self, user_id: int) -> User:
-        user = self.load(aggregate_id("user", user_id), User)
-        if user is None:
-            raise NotFoundError("user")
-        return user
+        return self.get(aggregate_id("user", user_id), User, "user")
 
     def create_token(
         self,
@@ -73,12 +65,8 @@ class UserCases(CoreApplication):
         )
         return Outcome(token_id, self.save(token))
 
+    @command
     def revoke_token(self, token_id: int, origin: Origin) -> Outcome[None]:
-        def command() -> Outcome[None]:
-            token = self.load(aggregate_id("token", token_id), Token)
-            if token is None:
-                raise NotFoundError("token")
-            token.revoke(origin)
-            return Outcome(None, self.save(token))
-
-        return self.run(command)
+        token = self.get(aggregate_id("token", token_id), Token, "token")
+        token.revoke(origin)
+        return Outcome(None, self.save(token))

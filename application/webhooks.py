@@ -17,11 +17,10 @@ from dataclasses import dataclass
 
 from eventsourcing.domain import Aggregate
 
-from application.core import Outcome
+from application.core import Outcome, command
 from application.namespaces import NamespaceCases
 from application.ports import NamespaceMembers
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
-from domain.identity import index_id
 from domain.index import Index, KeyTakenError
 from domain.origin import Origin
 from domain.webhooks import (
@@ -67,43 +66,39 @@ class WebhookCases(NamespaceCases):
             return None
         return hook
 
+    @command
     def create_webhook(
         self, namespace_id: int, caller_id: int, fields: WebhookFields, origin: Origin
     ) -> Outcome[int]:
         """Create a webhook; active by default, all events when none are named."""
+        ns = self.live_namespace(namespace_id)
+        state = WebhookState(
+            payload_url=normalise_url(fields.payload_url or ""),
+            ssl=bool(fields.ssl),
+            active=True if fields.active is None else fields.active,
+            events=subscribed_events(fields.events or []),
+            secret=self.secrets.seal(fields.secret) if fields.secret else None,
+        )
+        self._validate(state, fields.events or [], None)
+        if not self.root_of(ns).can_write(caller_id):
+            raise NamespacePermissionError()
+        webhook_id = self.ids.next_id("webhook")
+        index = self._claim_url(state.payload_url, webhook_id, origin)
+        hook = Webhook(
+            public_id=webhook_id,
+            namespace_id=ns.public_id,
+            user_id=ns.owner_id,
+            author_id=caller_id,
+            payload_url=state.payload_url,
+            ssl=state.ssl,
+            active=state.active,
+            events=state.events,
+            secret=state.secret,
+            origin=origin,
+        )
+        return Outcome(webhook_id, self.save(hook, index))
 
-        def command() -> Outcome[int]:
-            ns = self.namespace(namespace_id)
-            if ns is None:
-                raise NotFoundError("namespace")
-            state = WebhookState(
-                payload_url=normalise_url(fields.payload_url or ""),
-                ssl=bool(fields.ssl),
-                active=True if fields.active is None else fields.active,
-                events=subscribed_events(fields.events or []),
-                secret=self.secrets.seal(fields.secret) if fields.secret else None,
-            )
-            self._validate(state, fields.events or [], None)
-            if not self.root_of(ns).can_write(caller_id):
-                raise NamespacePermissionError()
-            webhook_id = self.ids.next_id("webhook")
-            index = self._claim_url(state.payload_url, webhook_id, origin)
-            hook = Webhook(
-                public_id=webhook_id,
-                namespace_id=ns.public_id,
-                user_id=ns.owner_id,
-                author_id=caller_id,
-                payload_url=state.payload_url,
-                ssl=state.ssl,
-                active=state.active,
-                events=state.events,
-                secret=state.secret,
-                origin=origin,
-            )
-            return Outcome(webhook_id, self.save(hook, index))
-
-        return self.run(command)
-
+    @command
     def update_webhook(
         self,
         namespace_id: int,
@@ -117,39 +112,32 @@ class WebhookCases(NamespaceCases):
         An empty `payload_url` keeps the current one (Djinn's rule). A non-empty `secret`
         replaces the secret; else `remove_secret` removes it.
         """
+        hook = self._writable(namespace_id, webhook_id, caller_id)
+        state = self._merged(hook, fields)
+        self._validate(state, fields.events or [], webhook_id)
+        changed: list[Aggregate] = [hook]
+        if state.payload_url != hook.payload_url:
+            changed.append(self._claim_url(state.payload_url, webhook_id, origin))
+            changed += self._release_url(hook.payload_url, webhook_id, origin)
+        hook.update(
+            payload_url=state.payload_url,
+            ssl=state.ssl,
+            active=state.active,
+            events=state.events,
+            secret=state.secret,
+            origin=origin,
+        )
+        return Outcome(webhook_id, self.save(*changed))
 
-        def command() -> Outcome[int]:
-            hook = self._writable(namespace_id, webhook_id, caller_id)
-            state = self._merged(hook, fields)
-            self._validate(state, fields.events or [], webhook_id)
-            changed: list[Aggregate] = [hook]
-            if state.payload_url != hook.payload_url:
-                changed.append(self._claim_url(state.payload_url, webhook_id, origin))
-                changed += self._release_url(hook.payload_url, webhook_id, origin)
-            hook.update(
-                payload_url=state.payload_url,
-                ssl=state.ssl,
-                active=state.active,
-                events=state.events,
-                secret=state.secret,
-                origin=origin,
-            )
-            return Outcome(webhook_id, self.save(*changed))
-
-        return self.run(command)
-
+    @command
     def delete_webhook(
         self, namespace_id: int, webhook_id: int, caller_id: int, origin: Origin
     ) -> Outcome[None]:
         """Delete a webhook and free its payload URL."""
-
-        def command() -> Outcome[None]:
-            hook = self._writable(namespace_id, webhook_id, caller_id)
-            hook.delete(origin)
-            released = self._release_url(hook.payload_url, webhook_id, origin)
-            return Outcome(None, self.save(hook, *released))
-
-        return self.run(command)
+        hook = self._writable(namespace_id, webhook_id, caller_id)
+        hook.delete(origin)
+        released = self._release_url(hook.payload_url, webhook_id, origin)
+        return Outcome(None, self.save(hook, *released))
 
     def going_with_namespaces(
         self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin
@@ -211,7 +199,7 @@ class WebhookCases(NamespaceCases):
 
     def _claim_url(self, url: str, webhook_id: int, origin: Origin) -> Index:
         """Claim `url`, first releasing it from a dead holder; taken is a field error."""
-        index = self.load(index_id(URL_INDEX, url), Index)
+        index = self.find_index(URL_INDEX, url)
         if index is None:
             return Index(kind=URL_INDEX, key=url, holder=webhook_id, origin=origin)
         stale = index.holder
@@ -225,7 +213,7 @@ class WebhookCases(NamespaceCases):
 
     def _release_url(self, url: str, webhook_id: int, origin: Origin) -> list[Aggregate]:
         """The URL's index, released if this webhook holds it (it does, unless taken over)."""
-        index = self.load(index_id(URL_INDEX, url), Index)
+        index = self.find_index(URL_INDEX, url)
         if index is None:
             return []
         index.release(webhook_id, origin)
