@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Collection, Sequence
 from datetime import datetime
@@ -9,9 +10,9 @@ from datetime import datetime
 from eventsourcing.domain import Aggregate
 
 from application.builds import BuildCases
-from application.core import Outcome
+from application.core import Outcome, command
 from application.ports import BuildInputs, NamespaceMembers
-from application.resources import Placement, name_key
+from application.resources import Placement, ResourceKind, name_key
 from domain.crons import Cron, CronNotDueError, validate_cron
 from domain.errors import (
     Errors,
@@ -25,6 +26,7 @@ from domain.schedules import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, next_run
 
 log = logging.getLogger("marid.cron")
 SCHEDULER_ORIGIN = Origin.system("scheduler")
+CRONS = ResourceKind("cron", Cron)
 
 
 def cron_tag(name: str) -> str:
@@ -37,6 +39,7 @@ def cron_comment(name: str, due: datetime) -> str:
 
 
 class CronCases(BuildCases):
+    @command
     def create_cron(
         self,
         caller_id: int,
@@ -50,32 +53,26 @@ class CronCases(BuildCases):
         """Create a cron in its manifest's namespace; `next_run` is computed from now."""
         schedule = schedule or DEFAULT_SCHEDULE
         timezone = timezone or DEFAULT_TIMEZONE
+        errors = Errors()
+        validate_cron(errors, name, schedule, timezone)
+        parsed = _parse_manifest(manifest, drivers, errors)
+        placement = self._cron_placement(parsed, caller_id, origin, errors, name, None)
+        assert name is not None  # checked by validate_cron
+        assert parsed is not None  # checked by _cron_placement
+        new = self.claim_new(CRONS, placement, name, caller_id, origin)
+        cron = Cron(
+            public_id=new.id,
+            **new.ownership,
+            name=new.name,
+            schedule=schedule,
+            timezone=timezone,
+            manifest=parsed.text,
+            next_run=next_run(schedule, timezone, self.clock()),
+            origin=origin,
+        )
+        return Outcome(new.id, self.save(cron, *new.saved_with))
 
-        def command() -> Outcome[int]:
-            errors = Errors()
-            validate_cron(errors, name, schedule, timezone)
-            parsed = _parse_manifest(manifest, drivers, errors)
-            placement = self._cron_placement(parsed, caller_id, origin, errors, name, None)
-            assert name is not None  # checked by validate_cron
-            assert parsed is not None  # checked by _cron_placement
-            cron_id = self.ids.next_id("cron")
-            index = self.claim_name("cron", placement, name, cron_id, origin)
-            cron = Cron(
-                public_id=cron_id,
-                owner_id=placement.owner_id,
-                author_id=caller_id,
-                namespace_id=placement.namespace_id,
-                name=name,
-                schedule=schedule,
-                timezone=timezone,
-                manifest=parsed.text,
-                next_run=next_run(schedule, timezone, self.clock()),
-                origin=origin,
-            )
-            return Outcome(cron_id, self.save(cron, index, *placement.pending))
-
-        return self.run(command)
-
+    @command
     def update_cron(
         self,
         cron_id: int,
@@ -91,65 +88,42 @@ class CronCases(BuildCases):
 
         A new manifest may move the cron to another namespace, where its name must be free.
         """
-
-        def command() -> Outcome[int]:
-            cron = self._live_cron(cron_id)
-            self.require_write("cron", cron.owner_id, cron.namespace_id, caller_id)
-            new_name = name or cron.name
-            new_schedule = schedule or cron.schedule
-            new_timezone = timezone or cron.timezone
-            errors = Errors()
-            validate_cron(errors, new_name, new_schedule, new_timezone)
-            placement = Placement(cron.owner_id, cron.namespace_id)
+        cron = self.writable(CRONS, cron_id, caller_id)
+        new_name = name or cron.name
+        new_schedule = schedule or cron.schedule
+        new_timezone = timezone or cron.timezone
+        errors = Errors()
+        validate_cron(errors, new_name, new_schedule, new_timezone)
+        current = Placement.of(cron)
+        if is_blank(manifest):
             text = cron.manifest
-            if not is_blank(manifest):
-                parsed = _parse_manifest(manifest, drivers, errors)
-                placement = self._cron_placement(
-                    parsed, caller_id, origin, errors, new_name, cron_id
-                )
-                assert parsed is not None  # checked by _cron_placement
-                text = parsed.text
-            elif new_name != cron.name and self.holder(
-                "cron", name_key(placement, new_name)
-            ) not in (None, cron_id):
-                errors.add("name", "Name already exists")
-            errors.raise_if_any()
-            indexes: list[Aggregate] = []
-            old_key = name_key(Placement(cron.owner_id, cron.namespace_id), cron.name)
-            if name_key(placement, new_name) != old_key:
-                indexes.append(
-                    self.release_name(
-                        "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, origin
-                    )
-                )
-                indexes.append(self.claim_name("cron", placement, new_name, cron_id, origin))
-            cron.update(
-                owner_id=placement.owner_id,
-                namespace_id=placement.namespace_id,
-                name=new_name,
-                schedule=new_schedule,
-                timezone=new_timezone,
-                manifest=text,
-                now=self.clock(),
-                origin=origin,
-            )
-            return Outcome(cron_id, self.save(cron, *indexes, *placement.pending))
+            placement = self.check_placement(errors, CRONS, new_name, lambda: current, cron_id)
+        else:
+            parsed = _parse_manifest(manifest, drivers, errors)
+            placement = self._cron_placement(parsed, caller_id, origin, errors, new_name, cron_id)
+            assert parsed is not None  # checked by _cron_placement
+            text = parsed.text
+        indexes: list[Aggregate] = []
+        if name_key(placement, new_name) != name_key(current, cron.name):
+            indexes.append(self.release_name(CRONS, current, cron.name, cron_id, origin))
+            indexes.append(self.claim_name(CRONS, placement, new_name, cron_id, origin))
+        cron.update(
+            owner_id=placement.owner_id,
+            namespace_id=placement.namespace_id,
+            name=new_name,
+            schedule=new_schedule,
+            timezone=new_timezone,
+            manifest=text,
+            now=self.clock(),
+            origin=origin,
+        )
+        return Outcome(cron_id, self.save(cron, *indexes, *placement.pending))
 
-        return self.run(command)
-
+    @command
     def delete_cron(self, cron_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
         """Delete a cron and free its name; the builds it created stay."""
-
-        def command() -> Outcome[None]:
-            cron = self._live_cron(cron_id)
-            self.require_write("cron", cron.owner_id, cron.namespace_id, caller_id)
-            cron.delete(origin)
-            index = self.release_name(
-                "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, origin
-            )
-            return Outcome(None, self.save(cron, index))
-
-        return self.run(command)
+        _, recordings = self.delete_resource(CRONS, cron_id, caller_id, origin)
+        return Outcome(None, recordings)
 
     def going_with_namespaces(
         self, namespace_ids: set[int], members: NamespaceMembers, origin: Origin
@@ -160,11 +134,7 @@ class CronCases(BuildCases):
             cron = self.load(Cron.create_id(cron_id), Cron)
             if cron is None or cron.deleted or cron.namespace_id not in namespace_ids:
                 continue  # the read model lagged: it is not there any more
-            cron.delete(origin)
-            index = self.release_name(
-                "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, origin
-            )
-            going += [cron, index]
+            going += [cron, self.delete_and_release(CRONS, cron, origin)]
         return going
 
     def fire_due(
@@ -174,6 +144,7 @@ class CronCases(BuildCases):
 
         Returns the build's id, or None when there was nothing to do (another scheduler
         fired it, or it changed) or the firing failed; a failure is recorded on the cron.
+        Not a command itself: the submit and the failure it records are.
         """
         now = self.clock()
         cron = self.load(Cron.create_id(cron_id), Cron)
@@ -213,46 +184,32 @@ class CronCases(BuildCases):
             return self._record_failure(cron_id, due, now, str(exc))
         return Outcome(outcome.value, outcome.recordings)
 
+    @command
     def _delete_orphan(self, cron_id: int) -> Outcome[int | None]:
         """A cron whose namespace is gone goes too, instead of firing into nowhere.
 
         Deleting a namespace deletes its crons; this catches one created while that
         deletion ran, and those of namespaces deleted before crons went with them.
         """
+        cron = self.load(Cron.create_id(cron_id), Cron)
+        if cron is None or cron.deleted:
+            return Outcome(None, [])
+        log.info("cron %s: its namespace %s is gone, deleting it", cron_id, cron.namespace_id)
+        index = self.delete_and_release(CRONS, cron, SCHEDULER_ORIGIN)
+        return Outcome(None, self.save(cron, index))
 
-        def command() -> Outcome[int | None]:
-            cron = self.load(Cron.create_id(cron_id), Cron)
-            if cron is None or cron.deleted:
-                return Outcome(None, [])
-            log.info("cron %s: its namespace %s is gone, deleting it", cron_id, cron.namespace_id)
-            cron.delete(SCHEDULER_ORIGIN)
-            index = self.release_name(
-                "cron", cron.owner_id, cron.namespace_id, cron.name, cron_id, SCHEDULER_ORIGIN
-            )
-            return Outcome(None, self.save(cron, index))
-
-        return self.run(command)
-
+    @command
     def _record_failure(
         self, cron_id: int, due: datetime, now: datetime, error: str
     ) -> Outcome[int | None]:
-        def command() -> Outcome[int | None]:
-            cron = self.load(Cron.create_id(cron_id), Cron)
-            if cron is None:
-                return Outcome(None, [])
-            try:
-                cron.failed(due, now, error, SCHEDULER_ORIGIN)
-            except CronNotDueError:
-                return Outcome(None, [])
-            return Outcome(None, self.save(cron))
-
-        return self.run(command)
-
-    def _live_cron(self, cron_id: int) -> Cron:
         cron = self.load(Cron.create_id(cron_id), Cron)
-        if cron is None or cron.deleted:
-            raise NotFoundError("cron")
-        return cron
+        if cron is None:
+            return Outcome(None, [])
+        try:
+            cron.failed(due, now, error, SCHEDULER_ORIGIN)
+        except CronNotDueError:
+            return Outcome(None, [])
+        return Outcome(None, self.save(cron))
 
     def _cron_placement(
         self,
@@ -268,19 +225,8 @@ class CronCases(BuildCases):
         if parsed is None:
             errors.raise_if_any()
         assert parsed is not None
-        try:
-            placement = self._build_placement(parsed, caller_id, origin)
-        except NamespacePermissionError:
-            errors.raise_if_any()
-            raise
-        except ValidationError as exc:
-            for failed, messages in exc.fields.items():
-                errors.extend(failed, messages)
-            raise ValidationError(errors.fields) from None
-        if name and self.holder("cron", name_key(placement, name)) not in (None, cron_id):
-            errors.add("name", "Name already exists")
-        errors.raise_if_any()
-        return placement
+        resolve = functools.partial(self._build_placement, parsed, caller_id, origin)
+        return self.check_placement(errors, CRONS, name, resolve, cron_id)
 
 
 def _parse_manifest(text: str | None, drivers: Collection[str], errors: Errors) -> Manifest | None:

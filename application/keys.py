@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from application.core import Outcome
-from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NotFoundError
+from application.core import Outcome, command
+from application.resources import ResourceCases, ResourceKind, parse_ref
+from domain.errors import Errors
 from domain.keys import SshKey, clean_key, validate_key
 from domain.origin import Origin
 
 NAME_FIXED = "Name cannot be changed"
 NAMESPACE_FIXED = "Namespace cannot be changed"
+KEYS = ResourceKind("key", SshKey)
 
 
 class KeyCases(ResourceCases):
+    @command
     def create_key(
         self,
         caller_id: int,
@@ -24,30 +26,21 @@ class KeyCases(ResourceCases):
     ) -> Outcome[int]:
         """Create a key; the private key is checked, then sealed before it reaches the event."""
         text = clean_key(key)
+        errors = Errors()
+        validate_key(errors, name, text)
+        new = self.place_new(KEYS, namespace, name, caller_id, origin, errors)
+        assert text is not None  # checked by validate_key
+        ssh_key = SshKey(
+            public_id=new.id,
+            **new.ownership,
+            name=new.name,
+            key=self.secrets.seal(text),
+            config=config or "",
+            origin=origin,
+        )
+        return Outcome(new.id, self.save(ssh_key, *new.saved_with))
 
-        def command() -> Outcome[int]:
-            errors = Errors()
-            validate_key(errors, name, text)
-            ref = parse_ref(namespace, errors)
-            placement = self.place_checked(ref, caller_id, origin, errors, "key", name)
-            assert name is not None  # checked by validate_key
-            assert text is not None
-            key_id = self.ids.next_id("key")
-            index = self.claim_name("key", placement, name, key_id, origin)
-            ssh_key = SshKey(
-                public_id=key_id,
-                owner_id=placement.owner_id,
-                author_id=caller_id,
-                namespace_id=placement.namespace_id,
-                name=name,
-                key=self.secrets.seal(text),
-                config=config or "",
-                origin=origin,
-            )
-            return Outcome(key_id, self.save(ssh_key, index, *placement.pending))
-
-        return self.run(command)
-
+    @command
     def update_key(
         self,
         key_id: int,
@@ -65,42 +58,27 @@ class KeyCases(ResourceCases):
         The API takes an empty config as not given, as Djinn does (its own client sends
         every field, the unchanged ones empty).
         """
+        ssh_key = self.writable(KEYS, key_id, caller_id)
+        errors = Errors()
+        if name is not None and name != ssh_key.name:
+            errors.add("name", NAME_FIXED)
+        if key is not None and clean_key(key) != self.secrets.open(ssh_key.key):
+            errors.add("key", "Key cannot be changed")
+        if namespace is not None:
+            self._check_same_namespace(ssh_key, namespace, caller_id, errors)
+        errors.raise_if_any()
+        ssh_key.update(config, origin)
+        return Outcome(key_id, self.save(ssh_key))
 
-        def command() -> Outcome[int]:
-            ssh_key = self.live_key(key_id)
-            self.require_write("key", ssh_key.owner_id, ssh_key.namespace_id, caller_id)
-            errors = Errors()
-            if name is not None and name != ssh_key.name:
-                errors.add("name", NAME_FIXED)
-            if key is not None and clean_key(key) != self.secrets.open(ssh_key.key):
-                errors.add("key", "Key cannot be changed")
-            if namespace is not None:
-                self._check_same_namespace(ssh_key, namespace, caller_id, errors)
-            errors.raise_if_any()
-            ssh_key.update(config, origin)
-            return Outcome(key_id, self.save(ssh_key))
-
-        return self.run(command)
-
+    @command
     def delete_key(self, key_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
         """Delete a key and free its name; write access needed."""
-
-        def command() -> Outcome[None]:
-            ssh_key = self.live_key(key_id)
-            self.require_write("key", ssh_key.owner_id, ssh_key.namespace_id, caller_id)
-            ssh_key.delete(origin)
-            index = self.release_name(
-                "key", ssh_key.owner_id, ssh_key.namespace_id, ssh_key.name, key_id, origin
-            )
-            return Outcome(None, self.save(ssh_key, index))
-
-        return self.run(command)
+        _, recordings = self.delete_resource(KEYS, key_id, caller_id, origin)
+        return Outcome(None, recordings)
 
     def live_key(self, key_id: int) -> SshKey:
-        ssh_key = self.load(SshKey.create_id(key_id), SshKey)
-        if ssh_key is None or ssh_key.deleted:
-            raise NotFoundError("key")
-        return ssh_key
+        """A key that is not deleted, or NotFoundError."""
+        return self.live(KEYS, key_id)
 
     def _check_same_namespace(
         self, ssh_key: SshKey, namespace: str, caller_id: int, errors: Errors

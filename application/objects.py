@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from application.core import Outcome
+from application.core import Outcome, command
 from application.ports import BlobInfo
-from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NotFoundError
-from domain.identity import aggregate_id
+from application.resources import ResourceCases, ResourceKind, parse_ref
+from domain.errors import Errors
 from domain.objects import Object, validate_name, validate_object
 from domain.origin import Origin
+
+OBJECTS = ResourceKind("object", Object)
 
 
 @dataclass(frozen=True)
@@ -45,10 +46,11 @@ class ObjectCases(ResourceCases):
             ref = parse_ref(namespace, errors)
             unsure_where = partial and namespace is None
             self.place_checked(
-                ref, caller_id, origin, errors, "object", None if unsure_where else name
+                ref, caller_id, origin, errors, OBJECTS, None if unsure_where else name
             )
         return self.ids.next_id("object")
 
+    @command
     def create_object(
         self,
         object_id: int | None,
@@ -62,45 +64,25 @@ class ObjectCases(ResourceCases):
 
         `object_id` is the id `prepare_object` gave, or None when there is no content.
         """
+        errors = Errors()
+        content_type = None if content is None else content.content_type
+        validate_object(errors, name, content is not None, content_type)
+        new = self.place_new(OBJECTS, namespace, name, caller_id, origin, errors, object_id)
+        assert content is not None  # checked by validate_object
+        obj = Object(
+            public_id=new.id,
+            **new.ownership,
+            name=new.name,
+            content_type=content.content_type,
+            size=content.blob.size,
+            md5=content.blob.md5,
+            sha256=content.blob.sha256,
+            origin=origin,
+        )
+        return Outcome(new.id, self.save(obj, *new.saved_with))
 
-        def command() -> Outcome[int]:
-            errors = Errors()
-            content_type = None if content is None else content.content_type
-            validate_object(errors, name, content is not None, content_type)
-            ref = parse_ref(namespace, errors)
-            placement = self.place_checked(ref, caller_id, origin, errors, "object", name)
-            assert name is not None  # checked by validate_object
-            assert content is not None
-            new_id = object_id if object_id is not None else self.ids.next_id("object")
-            index = self.claim_name("object", placement, name, new_id, origin)
-            obj = Object(
-                public_id=new_id,
-                owner_id=placement.owner_id,
-                author_id=caller_id,
-                namespace_id=placement.namespace_id,
-                name=name,
-                content_type=content.content_type,
-                size=content.blob.size,
-                md5=content.blob.md5,
-                sha256=content.blob.sha256,
-                origin=origin,
-            )
-            return Outcome(new_id, self.save(obj, index, *placement.pending))
-
-        return self.run(command)
-
+    @command
     def delete_object(self, object_id: int, caller_id: int, origin: Origin) -> Outcome[str]:
         """Delete an object and free its name; the blob key, for the caller to delete."""
-
-        def command() -> Outcome[str]:
-            obj = self.load(aggregate_id("object", object_id), Object)
-            if obj is None or obj.deleted:
-                raise NotFoundError("object")
-            self.require_write("object", obj.owner_id, obj.namespace_id, caller_id)
-            obj.delete(origin)
-            index = self.release_name(
-                "object", obj.owner_id, obj.namespace_id, obj.name, object_id, origin
-            )
-            return Outcome(obj.blob_key, self.save(obj, index))
-
-        return self.run(command)
+        obj, recordings = self.delete_resource(OBJECTS, object_id, caller_id, origin)
+        return Outcome(obj.blob_key, recordings)

@@ -1,17 +1,71 @@
-"""Shared use-case steps of namespaced resources: placement, uniqueness, write access."""
+"""Use-case steps every namespaced resource (variable, key, object, image, cron) shares:
+placement, name uniqueness, write access, and deletion that frees the name.
+
+A resource module declares its `ResourceKind` and keeps only its own rules.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypedDict, TypeVar
+from uuid import UUID
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, MutableAggregateProtocol
+from eventsourcing.persistence import Recording
 
 from application.namespaces import NamespaceCases
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
+from domain.identity import aggregate_id
 from domain.index import Index, KeyTakenError
 from domain.namespace_ref import NamespaceRef, NamespaceRefError
 from domain.origin import Origin
 from domain.resources import uniqueness_scope
+
+
+class ResourceShape(MutableAggregateProtocol[UUID], Protocol):
+    """What the shared steps use of a resource's aggregate (`domain.resources`)."""
+
+    @property
+    def public_id(self) -> int: ...
+
+    @property
+    def owner_id(self) -> int: ...
+
+    @property
+    def namespace_id(self) -> int | None: ...
+
+    @property
+    def deleted(self) -> bool: ...
+
+    def delete(self, origin: Origin) -> None: ...
+
+
+R = TypeVar("R", bound=ResourceShape)
+
+
+@dataclass(frozen=True)
+class ResourceKind(Generic[R]):
+    """A kind of namespaced resource, as the shared steps need to know it."""
+
+    name: str  # in its ids, its index's kind and its not-found error: "variable"
+    cls: type[R]
+    unique_field: str = "name"  # the field unique in a namespace (a variable's `key`)
+
+    def unique_name(self, resource: R) -> str:
+        return str(getattr(resource, self.unique_field))
+
+    @property
+    def name_taken(self) -> str:
+        return f"{self.unique_field.capitalize()} already exists"
+
+
+class Ownership(TypedDict):
+    """The fields every namespaced resource is created with (`**new.ownership`)."""
+
+    owner_id: int
+    author_id: int
+    namespace_id: int | None
 
 
 @dataclass
@@ -21,6 +75,27 @@ class Placement:
     owner_id: int
     namespace_id: int | None
     pending: list[Aggregate] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, resource: ResourceShape) -> Placement:
+        """Where an existing resource is."""
+        return cls(resource.owner_id, resource.namespace_id)
+
+    def ownership(self, author_id: int) -> Ownership:
+        return Ownership(
+            owner_id=self.owner_id, author_id=author_id, namespace_id=self.namespace_id
+        )
+
+
+@dataclass(frozen=True)
+class NewResource:
+    """A new resource's id and name, the fields saying whose it is, and what to save with
+    it: the claim of its name and any namespaces created for it."""
+
+    id: int
+    name: str
+    ownership: Ownership
+    saved_with: list[Aggregate]
 
 
 def parse_ref(
@@ -54,24 +129,36 @@ class ResourceCases(NamespaceCases):
         caller_id: int,
         origin: Origin,
         errors: Errors,
-        kind: str,
+        kind: ResourceKind[R],
         name: str | None,
-        field_name: str = "name",
         *,
         ref_field: str = "namespace",
     ) -> Placement:
-        """Resolve the placement and check the name is free, reporting every failed rule.
+        """Resolve the placement of a new resource and check its name is free (see
+        `check_placement`)."""
+        if ref is None and ref_field in errors.fields:
+            # The reference did not parse: where the resource would go is unknown, so a
+            # name taken with the caller alone would be a false "already exists".
+            errors.raise_if_any()
+        return self.check_placement(errors, kind, name, lambda: self.place(ref, caller_id, origin))
+
+    def check_placement(
+        self,
+        errors: Errors,
+        kind: ResourceKind[R],
+        name: str | None,
+        resolve: Callable[[], Placement],
+        holder: int | None = None,
+    ) -> Placement:
+        """Resolve a placement and check `name` is free there (or held by `holder`),
+        reporting every failed rule together.
 
         Field errors (400) win over a namespace refusal (422), as the contract orders
         them; a taken name is reported with the other field errors. The claim made when
         saving still guards against a concurrent writer.
         """
-        if ref is None and ref_field in errors.fields:
-            # The reference did not parse: where the resource would go is unknown, so a
-            # name taken with the caller alone would be a false "already exists".
-            errors.raise_if_any()
         try:
-            placement = self.place(ref, caller_id, origin)
+            placement = resolve()
         except NamespacePermissionError:
             errors.raise_if_any()
             raise
@@ -79,41 +166,86 @@ class ResourceCases(NamespaceCases):
             for failed, messages in exc.fields.items():
                 errors.extend(failed, messages)
             raise ValidationError(errors.fields) from None
-        if name and self.holder(kind, name_key(placement, name)) is not None:
-            errors.add(field_name, f"{field_name.capitalize()} already exists")
+        if name and self.holder(kind.name, name_key(placement, name)) not in (None, holder):
+            errors.add(kind.unique_field, kind.name_taken)
         errors.raise_if_any()
         return placement
 
-    def claim_name(
+    def place_new(
         self,
-        kind: str,
+        kind: ResourceKind[R],
+        namespace: str | None,
+        name: str | None,
+        caller_id: int,
+        origin: Origin,
+        errors: Errors,
+        resource_id: int | None = None,
+    ) -> NewResource:
+        """Place a new resource where `namespace` says and claim its name there. Every
+        failed rule is raised together: those already in `errors` (the resource's own
+        checks, which require a name) and the placement's."""
+        ref = parse_ref(namespace, errors)
+        placement = self.place_checked(ref, caller_id, origin, errors, kind, name)
+        assert name is not None  # required by the resource's own checks, raised above
+        return self.claim_new(kind, placement, name, caller_id, origin, resource_id)
+
+    def claim_new(
+        self,
+        kind: ResourceKind[R],
         placement: Placement,
         name: str,
-        holder: int,
+        caller_id: int,
         origin: Origin,
-        field_name: str = "name",
+        resource_id: int | None = None,
+    ) -> NewResource:
+        """A new resource's id (`resource_id`, or the next one) and its name, claimed."""
+        new_id = self.ids.next_id(kind.name) if resource_id is None else resource_id
+        index = self.claim_name(kind, placement, name, new_id, origin)
+        return NewResource(
+            new_id, name, placement.ownership(caller_id), [index, *placement.pending]
+        )
+
+    def claim_name(
+        self, kind: ResourceKind[R], placement: Placement, name: str, holder: int, origin: Origin
     ) -> Index:
         """Claim a resource's name in its namespace (or with its owner); taken is a field error."""
         try:
-            return self.claim(kind, name_key(placement, name), holder, origin)
+            return self.claim(kind.name, name_key(placement, name), holder, origin)
         except KeyTakenError:
-            label = field_name.capitalize()
-            raise ValidationError({field_name: [f"{label} already exists"]}) from None
+            raise ValidationError({kind.unique_field: [kind.name_taken]}) from None
 
     def release_name(
-        self,
-        kind: str,
-        owner_id: int,
-        namespace_id: int | None,
-        name: str,
-        holder: int,
-        origin: Origin,
+        self, kind: ResourceKind[R], placement: Placement, name: str, holder: int, origin: Origin
     ) -> Index:
-        index = self.claim(
-            kind, f"{uniqueness_scope(owner_id, namespace_id)}:{name}", holder, origin
-        )
+        index = self.claim(kind.name, name_key(placement, name), holder, origin)
         index.release(holder, origin)
         return index
+
+    def live(self, kind: ResourceKind[R], resource_id: int) -> R:
+        """A resource that is not deleted, or NotFoundError."""
+        return self.get(aggregate_id(kind.name, resource_id), kind.cls, kind.name)
+
+    def writable(self, kind: ResourceKind[R], resource_id: int, caller_id: int) -> R:
+        """A live resource the caller may change, or NotFoundError (see `require_write`)."""
+        resource = self.live(kind, resource_id)
+        self.require_write(kind.name, resource.owner_id, resource.namespace_id, caller_id)
+        return resource
+
+    def delete_and_release(self, kind: ResourceKind[R], resource: R, origin: Origin) -> Index:
+        """Delete a resource; the index of its name, released, to save with it."""
+        resource.delete(origin)
+        placement = Placement.of(resource)
+        name = kind.unique_name(resource)
+        return self.release_name(kind, placement, name, resource.public_id, origin)
+
+    def delete_resource(
+        self, kind: ResourceKind[R], resource_id: int, caller_id: int, origin: Origin
+    ) -> tuple[R, list[Recording[UUID]]]:
+        """Delete a resource the caller may change and free its name: the step of a delete
+        command. The deleted resource, and the recordings to wait on."""
+        resource = self.writable(kind, resource_id, caller_id)
+        index = self.delete_and_release(kind, resource, origin)
+        return resource, self.save(resource, index)
 
     def require_write(
         self, what: str, owner_id: int, namespace_id: int | None, caller_id: int

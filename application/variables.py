@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from application.core import Outcome
-from application.resources import ResourceCases, parse_ref
-from domain.errors import Errors, NotFoundError
-from domain.identity import aggregate_id
+from application.core import Outcome, command
+from application.resources import ResourceCases, ResourceKind
+from domain.errors import Errors
 from domain.origin import Origin
 from domain.variables import Variable, validate_variable
 
+VARIABLES = ResourceKind("variable", Variable, unique_field="key")
+
 
 class VariableCases(ResourceCases):
+    @command
     def create_variable(
         self,
         caller_id: int,
@@ -21,45 +23,21 @@ class VariableCases(ResourceCases):
         origin: Origin,
     ) -> Outcome[int]:
         """Create a variable; a masked value is sealed before it reaches the event."""
+        errors = Errors()
+        validate_variable(errors, key, value, mask)
+        new = self.place_new(VARIABLES, namespace, key, caller_id, origin, errors)
+        assert value is not None  # checked by validate_variable
+        variable = Variable(
+            public_id=new.id,
+            **new.ownership,
+            key=new.name,
+            value=self.secrets.seal(value) if mask else value,
+            masked=mask,
+            origin=origin,
+        )
+        return Outcome(new.id, self.save(variable, *new.saved_with))
 
-        def command() -> Outcome[int]:
-            errors = Errors()
-            validate_variable(errors, key, value, mask)
-            ref = parse_ref(namespace, errors)
-            placement = self.place_checked(ref, caller_id, origin, errors, "variable", key, "key")
-            assert key is not None  # checked by validate_variable
-            assert value is not None
-            variable_id = self.ids.next_id("variable")
-            index = self.claim_name("variable", placement, key, variable_id, origin, "key")
-            variable = Variable(
-                public_id=variable_id,
-                owner_id=placement.owner_id,
-                author_id=caller_id,
-                namespace_id=placement.namespace_id,
-                key=key,
-                value=self.secrets.seal(value) if mask else value,
-                masked=mask,
-                origin=origin,
-            )
-            return Outcome(variable_id, self.save(variable, index, *placement.pending))
-
-        return self.run(command)
-
+    @command
     def delete_variable(self, variable_id: int, caller_id: int, origin: Origin) -> Outcome[None]:
-        def command() -> Outcome[None]:
-            variable = self.load(aggregate_id("variable", variable_id), Variable)
-            if variable is None or variable.deleted:
-                raise NotFoundError("variable")
-            self.require_write("variable", variable.owner_id, variable.namespace_id, caller_id)
-            variable.delete(origin)
-            index = self.release_name(
-                "variable",
-                variable.owner_id,
-                variable.namespace_id,
-                variable.key,
-                variable_id,
-                origin,
-            )
-            return Outcome(None, self.save(variable, index))
-
-        return self.run(command)
+        _, recordings = self.delete_resource(VARIABLES, variable_id, caller_id, origin)
+        return Outcome(None, recordings)
