@@ -40,7 +40,7 @@ from api.ratelimit import RateLimiter, too_many
 from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
 from infrastructure import logs
-from infrastructure.bootstrap import Marid
+from infrastructure.bootstrap import Marid, bootstrap
 from infrastructure.metrics import UNMATCHED, HttpMetrics, new_registry
 from infrastructure.settings import Settings
 
@@ -169,17 +169,20 @@ def screen_json(body: bytes) -> str | dict[str, list[str]] | None:
 
 
 def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
-    """Build the API. Without `marid` it is wired (and its runners started) at startup."""
+    """Build the API around a wired `marid`; without one, the API wires, migrates and
+    starts its own at startup (and closes it at shutdown)."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         owned = marid is None
-        instance = marid or Marid(settings)
-        instance.webhook_dispatcher.install(WebhookPayloads(instance))  # runs if started
-        if owned and settings.run_projections:
-            instance.start()
-        app.state.marid = instance
+        instance = marid or bootstrap(settings)
         try:
+            if owned:
+                instance.migrate()
+            instance.webhook_dispatcher.install(WebhookPayloads(instance))  # runs if started
+            if owned and settings.run_projections:
+                instance.start()
+            app.state.marid = instance
             yield
         finally:
             if owned:

@@ -1,4 +1,10 @@
-"""The one place where marid is wired together: database, event store, read models."""
+"""The composition root: `bootstrap()` wires marid together, `Marid` holds what it wired.
+
+The steps are separate, as a process needs them: `bootstrap` does the wiring's I/O
+(starts the embedded PostgreSQL when no URL is configured, reads or creates the secret
+key, opens the connection pool); `Marid.migrate()` creates and upgrades tables;
+`Marid.start()` starts the projection runners and the other followers; `close()` ends it.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, TypeVar
 
 import psycopg
-from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.postgres import PostgresAggregateRecorder, PostgresDatastore
 from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
@@ -45,38 +51,48 @@ if TYPE_CHECKING:  # imported where used: workers and drivers are slow to import
 log = logging.getLogger("marid")
 T = TypeVar("T")
 
+# Event-log subscriptions of one process: a runner per projection, the webhook
+# dispatcher, workers, spare.
+LISTENERS = len(PROJECTIONS) + 4
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    conninfo: str | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> Marid:
+    """Wire a marid: connect to PostgreSQL (starting the embedded server when no URL is
+    configured) and load the secret key. Creates no table (`Marid.migrate`) and starts
+    nothing (`Marid.start`)."""
+    conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
+    secret_key = load_secret_key(settings.secret_key, settings.data_dir)
+    env = eventsourcing_env(conninfo, settings.pool_size, LISTENERS)
+    env["CREATE_TABLE"] = "no"  # the event store's tables too are made by `migrate`
+    app = MaridApplication(env, clock=clock, secrets=AesGcmBox(secret_key))
+    app.ids = PostgresIds(app.recorder.datastore)  # type: ignore[attr-defined]
+    return Marid(settings, app, conninfo=conninfo, secret_key=secret_key)
+
 
 class Marid:
-    """A wired marid: the application, the read models and their queries.
-
-    Construction connects to PostgreSQL (starting the embedded server when no URL is
-    configured) and, unless `migrate=False`, creates missing tables (`migrate()`);
-    `start()` starts the projection runners.
-    """
+    """A wired marid: the application, the read models and their queries, and the
+    followers this process runs. Built by `bootstrap`; constructing it does no I/O."""
 
     def __init__(
-        self,
-        settings: Settings,
-        *,
-        conninfo: str | None = None,
-        clock: Callable[[], datetime] = utcnow,
-        migrate: bool = True,
+        self, settings: Settings, app: MaridApplication, *, conninfo: str, secret_key: bytes
     ) -> None:
         self.settings = settings
-        self.clock = clock
-        self.conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
-        self.secret_key = load_secret_key(settings.secret_key, settings.data_dir)
-        # Subscriptions: one per projection runner, the webhook dispatcher, workers, slack.
-        listeners = len(PROJECTIONS) + 4
-        env = eventsourcing_env(self.conninfo, settings.pool_size, listeners)
-        self.app = MaridApplication(env, clock=clock, secrets=AesGcmBox(self.secret_key))
-        self.datastore: PostgresDatastore = self.app.recorder.datastore  # type: ignore[attr-defined]
-        self.app.ids = PostgresIds(self.datastore)
-        self.projections: dict[str, Projection[View]] = {}
-        for name, (projection_class, view_class) in PROJECTIONS.items():
-            self.projections[name] = projection_class(view=view_class(self.datastore))
-        self.read_models = ReadModels(self.app, self.projections.values())
-        self.leadership = Leadership(self.conninfo)  # one connection for the leader locks
+        self.app = app
+        self.clock = app.clock
+        self.conninfo = conninfo
+        self.secret_key = secret_key
+        self.datastore: PostgresDatastore = app.recorder.datastore  # type: ignore[attr-defined]
+        self.projections: dict[str, Projection[View]] = {
+            name: projection_class(view=view_class(self.datastore))
+            for name, (projection_class, view_class) in PROJECTIONS.items()
+        }
+        self.read_models = ReadModels(app, self.projections.values())
+        self.leadership = Leadership(conninfo)  # one connection for the leader locks
         self.users = UserQueries(self.datastore)
         self.namespaces = NamespaceQueries(self.datastore)
         self.invites = InviteQueries(self.datastore)
@@ -88,17 +104,15 @@ class Marid:
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
         self.namespace_members = ReadModelNamespaceMembers(self.datastore)
-        self.build_logs = BuildLogs(self.datastore, self.conninfo)  # worker output, live
+        self.build_logs = BuildLogs(self.datastore, conninfo)  # worker output, live
         self.crons = CronQueries(self.datastore)
         self.cron_builds = CronBuildQueries(self.datastore)
         self.webhooks = WebhookQueries(self.datastore)
         self.scheduler = CronScheduler(
-            self.app, self.crons, self.build_inputs, settings.drivers, clock
+            app, self.crons, self.build_inputs, settings.drivers, self.clock
         )
         self.workers: list[Worker] = []  # build workers this process runs (start_worker)
         self._started = False
-        if migrate:
-            self.migrate()
 
     def migrate(self) -> None:
         """Create missing tables and rebuild read models whose tables are of an older shape.
@@ -106,14 +120,18 @@ class Marid:
         Long-running processes (`serve`, runners, workers) call it; one-shot commands run
         it only on a database that lacks a read model (`migrated()`).
         """
+        for recorder in self._event_recorders():
+            recorder.create_table()
         for name, (projection_class, view_class) in PROJECTIONS.items():
             self.projections[name].view.create_table()
             upgrade(self.app, self.datastore, projection_class, view_class)
         self.build_logs.create_table()
 
     def migrated(self) -> bool:
-        """Whether every read model's tables exist (one query; their shape is not checked)."""
-        names = [p.view.t(table) for p in self.projections.values() for table in p.view.tables]
+        """Whether the event store's and every read model's tables exist (one query; their
+        shape is not checked)."""
+        names = [r.events_table_name for r in self._event_recorders()]
+        names += [p.view.t(table) for p in self.projections.values() for table in p.view.tables]
         names += [p.view.tracking_table_name for p in self.projections.values()]
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(
@@ -123,6 +141,12 @@ class Marid:
             )
             row = curs.fetchone()
         return row is not None and row["missing"] == 0
+
+    def _event_recorders(self) -> list[PostgresAggregateRecorder]:
+        """The event store's recorders: events, and snapshots where the application takes
+        them."""
+        stores = [self.app.events, self.app.snapshots]
+        return [s.recorder for s in stores if s is not None]  # type: ignore[misc]
 
     @cached_property
     def downloads(self) -> Downloads:

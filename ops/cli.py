@@ -199,12 +199,25 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> None:
 
 def one_shot(settings: Settings) -> Marid:
     """A `Marid` for a command that answers and exits: tables are created only on a database
-    that lacks some read model (a fresh one); `serve` and the runners upgrade them."""
-    from infrastructure.bootstrap import Marid
+    that lacks some (a fresh one); `serve` and the runners upgrade them."""
+    return wired(settings, always_migrate=False)
 
-    marid = Marid(settings, migrate=False)
-    if not marid.migrated():
-        marid.migrate()
+
+def long_running(settings: Settings) -> Marid:
+    """A `Marid` for a process that runs until stopped: its tables created and upgraded."""
+    return wired(settings, always_migrate=True)
+
+
+def wired(settings: Settings, *, always_migrate: bool) -> Marid:
+    from infrastructure.bootstrap import bootstrap
+
+    marid = bootstrap(settings)
+    try:
+        if always_migrate or not marid.migrated():
+            marid.migrate()
+    except BaseException:
+        marid.close()
+        raise
     return marid
 
 
@@ -266,11 +279,10 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
-    from infrastructure.bootstrap import Marid
     from projections.maintenance import RebuildRunningError, status
     from projections.registry import PROJECTIONS
 
-    marid = one_shot(settings) if args.action == "status" else Marid(settings)
+    marid = one_shot(settings) if args.action == "status" else long_running(settings)
     try:
         if args.action == "status":
             print("projection\tposition\thead\tlag\tlag seconds\tgaps missing\tgaps skipped")
@@ -310,9 +322,7 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> None:
     """The cron scheduler alone (no API); safe beside other schedulers."""
     from dataclasses import replace
 
-    from infrastructure.bootstrap import Marid
-
-    marid = Marid(replace(settings, run_scheduler=True))
+    marid = long_running(replace(settings, run_scheduler=True))
     try:
         marid.start()
         print("cron scheduler started; Ctrl-C stops it", flush=True)
@@ -323,7 +333,6 @@ def cmd_scheduler(settings: Settings, args: argparse.Namespace) -> None:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
     """A build worker alone (no API); any number may run against one database."""
-    from infrastructure.bootstrap import Marid
     from infrastructure.drivers import IMPLEMENTED, describe
     from infrastructure.worker import WorkerConfig, default_name
 
@@ -341,7 +350,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
         timeout=args.timeout or settings.worker_timeout,
         lease=args.lease or settings.worker_lease,
     )
-    marid = Marid(settings)
+    marid = long_running(settings)
     try:
         marid.start_worker(config, drivers)
         for line in describe(settings, drivers):
@@ -360,9 +369,8 @@ def cmd_webhooks(settings: Settings, args: argparse.Namespace) -> None:
     from dataclasses import replace
 
     from api.webhook_payloads import WebhookPayloads
-    from infrastructure.bootstrap import Marid
 
-    marid = Marid(replace(settings, run_webhooks=True))
+    marid = long_running(replace(settings, run_webhooks=True))
     try:
         marid.webhook_dispatcher.install(WebhookPayloads(marid))
         marid.start()

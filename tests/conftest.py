@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -16,9 +17,10 @@ import pytest
 from litestar.testing import TestClient
 
 from api.app import create_app
+from application.core import utcnow
 from domain.origin import Origin
 from domain.scopes import Scopes
-from infrastructure.bootstrap import Marid
+from infrastructure.bootstrap import Marid, bootstrap
 from infrastructure.database import start_embedded, with_database
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
@@ -94,10 +96,18 @@ def settings(database: str, tmp_path: Path) -> Settings:
     )
 
 
+def wired(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Marid:
+    """A marid as a long-running process wires it: tables created and upgraded, nothing
+    started."""
+    instance = bootstrap(settings, clock=clock)
+    instance.migrate()
+    return instance
+
+
 @pytest.fixture
 def marid(settings: Settings) -> Iterator[Marid]:
     """A wired marid on a clean database, with its projection runners started."""
-    instance = Marid(settings)
+    instance = wired(settings)
     instance.start()
     yield instance
     instance.close()

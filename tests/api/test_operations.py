@@ -14,7 +14,7 @@ from api.app import create_app
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
 from projections.registry import PROJECTIONS
-from tests.conftest import TEST_ORIGIN, Users
+from tests.conftest import TEST_ORIGIN, Users, wired
 from tests.helpers import Auth, Client, create_ns
 
 
@@ -32,7 +32,7 @@ def value(text: str, name: str, **labels: str) -> float:
 @pytest.fixture
 def idle_marid(settings: Settings) -> Iterator[Marid]:
     """A marid whose projection runners never start: its read models lag every event."""
-    instance = Marid(replace(settings, ready_max_lag=2))
+    instance = wired(replace(settings, ready_max_lag=2))
     yield instance
     instance.close()
 

@@ -38,6 +38,7 @@ from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.registry import PROJECTIONS
 from projections.runner import Leadership, Runner
 from projections.users import UsersProjection, UsersView
+from tests.conftest import wired
 
 ORIGIN = Origin.system("test")
 Rows = dict[tuple[str, str], list[dict[str, Any]]]
@@ -46,7 +47,7 @@ Rows = dict[tuple[str, str], list[dict[str, Any]]]
 @pytest.fixture
 def idle(settings: Settings) -> Iterator[Marid]:
     """A second marid on the same database whose runners are never started."""
-    instance = Marid(settings)
+    instance = wired(settings)
     yield instance
     instance.close()
 
@@ -675,7 +676,7 @@ def test_a_read_model_of_an_older_shape_is_rebuilt_when_marid_starts(
         curs.execute("ALTER TABLE namespaces ADD COLUMN retired text")
     assert stale_tables(NamespacesView(marid.datastore)) == ["namespaces"]
 
-    upgraded = Marid(settings)
+    upgraded = wired(settings)
     try:
         assert stale_tables(NamespacesView(marid.datastore)) == []
         assert all_rows(marid) == live

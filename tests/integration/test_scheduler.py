@@ -17,6 +17,7 @@ from domain.origin import Origin
 from infrastructure.bootstrap import Marid
 from infrastructure.scheduler import CronScheduler
 from infrastructure.settings import Settings
+from tests.conftest import wired
 from tests.integration.test_cli import MARID, Cli
 
 ORIGIN = Origin.system("test")
@@ -49,7 +50,7 @@ def clock() -> Clock:
 @pytest.fixture
 def primary(settings: Settings, clock: Clock) -> Iterator[Marid]:
     """The instance that runs the projections (its own scheduler is driven by hand)."""
-    instance = Marid(settings, clock=clock)
+    instance = wired(settings, clock=clock)
     instance.start()
     yield instance
     instance.close()
@@ -58,7 +59,7 @@ def primary(settings: Settings, clock: Clock) -> Iterator[Marid]:
 @pytest.fixture
 def other(settings: Settings, clock: Clock, primary: Marid) -> Iterator[Marid]:
     """A second process's scheduler: another application on the same database."""
-    instance = Marid(settings, clock=clock)
+    instance = wired(settings, clock=clock)
     yield instance
     instance.close()
 
@@ -155,7 +156,7 @@ def test_a_restarted_scheduler_fires_missed_runs_once(
 def test_the_running_scheduler_picks_up_new_and_changed_crons(
     settings: Settings, clock: Clock
 ) -> None:
-    marid = Marid(replace(settings, run_scheduler=True), clock=clock)
+    marid = wired(replace(settings, run_scheduler=True), clock=clock)
     marid.start()
     try:
         cron_id = make_cron(marid, schedule="0 6 * * *")
@@ -179,7 +180,7 @@ def test_marid_scheduler_fires_a_missed_run_once_and_stops_on_sigterm(
     settings: Settings,
 ) -> None:
     past = Clock(datetime.now(UTC) - timedelta(days=3))
-    marid = Marid(settings, clock=past)
+    marid = wired(settings, clock=past)
     marid.start()
     try:
         cron_id = make_cron(marid)

@@ -17,13 +17,14 @@ from projections.namespaces import NamespacesProjection, NamespacesView
 from projections.registry import PROJECTIONS
 from projections.users import UsersProjection, UsersView
 from projections.verify import VerificationError
+from tests.conftest import wired
 from tests.integration.test_projections import ORIGIN, all_rows, history, settle
 
 
 @pytest.fixture
 def idle(settings: Settings) -> Iterator[Marid]:
     """A second marid on the same database whose runners are never started."""
-    instance = Marid(settings)
+    instance = wired(settings)
     yield instance
     instance.close()
 

@@ -20,7 +20,7 @@ from api.webhook_payloads import WebhookPayloads
 from domain.webhooks import EVENT_NAMES
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
-from tests.conftest import TEST_ORIGIN, Users
+from tests.conftest import TEST_ORIGIN, Users, wired
 from tests.helpers import Auth, Client
 from tests.integration.webhook_support import (
     API_URL,
@@ -64,7 +64,7 @@ def alice(users: Users) -> tuple[int, Auth]:
 @contextmanager
 def running(settings: Settings) -> Iterator[Marid]:
     """Another process's marid on the same database, delivering webhooks."""
-    instance = Marid(settings)
+    instance = wired(settings)
     try:
         instance.webhook_dispatcher.install(WebhookPayloads(instance))
         instance.start()
