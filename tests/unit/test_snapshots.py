@@ -73,8 +73,8 @@ def types(aggregate: Aggregate) -> dict[str, type]:
 
 def replayed(app: MaridApplication, aggregate_id: UUID) -> Aggregate:
     """The aggregate from every one of its events, no snapshot."""
-    aggregate = project_aggregate(None, app.events.get(aggregate_id))
-    assert isinstance(aggregate, Aggregate)
+    aggregate: Aggregate | None = project_aggregate(None, app.events.get(aggregate_id))
+    assert aggregate is not None
     return aggregate
 
 
@@ -84,7 +84,7 @@ def snapshot_versions(app: MaridApplication, aggregate_id: UUID) -> list[int]:
 
 
 def assert_loads_as_replayed(app: MaridApplication, aggregate_id: UUID) -> Aggregate:
-    loaded = app.repository.get(aggregate_id)
+    loaded: Aggregate = app.repository.get(aggregate_id)
     everything = replayed(app, aggregate_id)
     assert state(loaded) == state(everything)
     assert types(loaded) == types(everything)
