@@ -13,9 +13,12 @@ or retyped), old snapshots hold the old shape. The rule: bump the aggregate's
 old snapshot's state dict in place; the library stores `class_version` with each snapshot
 and runs the upcasters in order when it loads one, and fails loudly when one is missing.
 test_snapshots.py pins each class's attribute names to its `class_version`, so a shape
-change without a bump fails there. A new attribute that only the history can give (not
-derivable from the old state) needs the snapshots of that class deleted in the same
-release instead: loading then replays the events, which stay the truth.
+change without a bump fails there. Where the new state cannot be computed from the old
+(it needs the history), bump `class_version` all the same and delete that class's
+snapshots when deploying, with no process of the old version running; loading then
+replays the events, which stay the truth:
+`DELETE FROM marid_snapshots WHERE originator_id IN (SELECT originator_id FROM
+marid_events WHERE originator_version = 1 AND topic = 'domain.crons:Cron.Created')`.
 """
 
 from __future__ import annotations
