@@ -17,6 +17,7 @@ from domain.errors import (
     RuleError,
     ValidationError,
 )
+from projections.read_models import NotSettledError
 
 log = logging.getLogger("marid.api")
 
@@ -24,6 +25,10 @@ Req = Request[Any, Any, Any]
 
 NUL = "\x00"
 TOO_DEEP = "Request body is nested too deeply"
+
+# A write that was saved but that a read model has not caught up with: read it again later.
+NOT_SETTLED = "The change was saved but cannot be read back yet; read it again shortly"
+RETRY_AFTER_SECONDS = 5
 
 STANDARD_MESSAGES = {
     401: "Unauthorized",
@@ -59,6 +64,11 @@ def namespace_permission(request: Req, exc: NamespacePermissionError) -> Respons
 
 def conflict(_: Req, exc: ConflictError) -> Response[Any]:
     return _json({"message": exc.message}, 409)
+
+
+def not_settled(_: Req, exc: NotSettledError) -> Response[Any]:
+    """503, never a 404: the write stands, its read model lags (logged where it waited)."""
+    return _json({"message": NOT_SETTLED}, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def http_error(request: Req, exc: HTTPException) -> Response[Any]:
@@ -159,6 +169,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFoundError: not_found,
     NamespacePermissionError: namespace_permission,
     ConflictError: conflict,
+    NotSettledError: not_settled,
     ValidationException: decode_error,
     HTTPException: http_error,
     Exception: internal_error,

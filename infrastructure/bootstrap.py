@@ -182,8 +182,9 @@ class Marid:
             self.webhook_dispatcher.start()  # once the API installs its payload renderer
 
     def settle(self, outcome: Outcome[T]) -> T:
-        """Wait until the read models hold an outcome's events, then return its value."""
-        self.read_models.wait_for(outcome.recordings, self.settings.read_wait_timeout)
+        """Wait until the read models hold an outcome's events, then return its value;
+        `NotSettledError` if one lags past `read_wait_timeout` (the write stands)."""
+        self.read_models.settle(outcome.recordings, self.settings.read_wait_timeout)
         return outcome.value
 
     def settle_committed(self, outcome: Outcome[T], read_model: str) -> T:
@@ -192,7 +193,7 @@ class Marid:
         `read_model` holds everything committed so far."""
         head = self.app.recorder.max_notification_id()
         if head:
-            self.read_models.wait_until(read_model, head, self.settings.read_wait_timeout)
+            self.read_models.settle_until(read_model, head, self.settings.read_wait_timeout)
         return outcome.value
 
     def start_worker(

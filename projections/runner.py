@@ -2,26 +2,24 @@
 
 Every process may start runners; one takes each projection's session lock and follows the
 event log through an eventsourcing subscription (LISTEN/NOTIFY), the others wait to take
-over. Writers wait on `ReadModels.wait_for` until their events are in every read model
-that subscribes to them, so a client always reads its own writes.
+over. `ReadModels` (in `projections.read_models`) waits on them for read-your-writes.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Recording, Subscription, Tracking
+from eventsourcing.persistence import Subscription, Tracking
 from eventsourcing.projection import Projection
 
 from projections.base import View, lock_key
 from projections.followers import GapWatch
+from projections.read_models import ReadModels
 
 log = logging.getLogger("marid.projections")
 
@@ -166,78 +164,4 @@ class Runner:
             self._changed.notify_all()
 
 
-class ReadModels:
-    """The views of one process, the runners it started, and read-your-writes waiting."""
-
-    def __init__(self, app: Application[UUID], projections: Iterable[Projection[View]]) -> None:
-        self.app = app
-        self.views = {p.name: p.view for p in projections}
-        self._topics = {p.name: set(p.topics) for p in projections}
-        self.runners: dict[str, Runner] = {}
-
-    def attach(self, runner: Runner) -> None:
-        """Wait on a runner of this process instead of polling the tracking table."""
-        self.runners[runner.name] = runner
-
-    def targets(self, recordings: Iterable[Recording[UUID]]) -> dict[str, int]:
-        """For each projection, the last of these notifications it must process."""
-        targets: dict[str, int] = {}
-        for recording in recordings:
-            topic, nid = recording.notification.topic, recording.notification.id
-            for name, topics in self._topics.items():
-                if topic in topics:
-                    targets[name] = max(targets.get(name, 0), nid)
-        return targets
-
-    def wait_for(self, recordings: Iterable[Recording[UUID]], timeout: float = 10.0) -> bool:
-        """Block until every read model that subscribes to these events has processed them."""
-        deadline = time.monotonic() + timeout
-        for name, nid in self.targets(recordings).items():
-            if not self._wait(name, nid, deadline):
-                log.warning("read model %s did not reach %s within %ss", name, nid, timeout)
-                return False
-        return True
-
-    def wait_until(self, name: str, notification_id: int, timeout: float) -> bool:
-        """Block until projection `name` has processed every event of its topics up to
-        `notification_id`."""
-        last = self._last_relevant(name, notification_id)
-        return last is None or self._wait(name, last, time.monotonic() + timeout)
-
-    def _last_relevant(self, name: str, before: int) -> int | None:
-        view = self.views[name]
-        with view.datastore.transaction(commit=False) as curs:
-            curs.execute(
-                f"SELECT max(notification_id) AS id FROM {self.app.name.lower()}_events "
-                "WHERE notification_id <= %s AND topic = ANY(%s)",
-                (before, list(self._topics[name])),
-            )
-            row = curs.fetchone()
-        return None if row is None or row["id"] is None else int(row["id"])
-
-    def _wait(self, name: str, nid: int, deadline: float) -> bool:
-        runner = self.runners.get(name)
-        view = self.views[name]
-        delay = 0.002
-        while True:
-            if runner is not None and runner.position >= nid:
-                return True
-            if runner is None or not runner.is_leader:
-                current = view.max_tracking_id(self.app.name)
-                if current is not None and current >= nid:
-                    return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            if runner is not None and runner.is_leader:
-                runner.wait_local(nid, min(remaining, 0.05))
-            else:
-                time.sleep(min(delay, remaining))
-                delay = min(delay * 2, 0.05)
-
-    def stop(self) -> None:
-        """Stop every runner; they wind down in parallel (each takes a LISTEN poll to stop)."""
-        for runner in self.runners.values():
-            runner.signal_stop()
-        for runner in self.runners.values():
-            runner.join()
+__all__ = ["Leadership", "ReadModels", "Runner"]  # ReadModels: for its older importers
