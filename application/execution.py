@@ -2,7 +2,13 @@
 
 Every command after the claim names the claim it holds. A worker whose lease expired (it
 hung, or died and came back) finds its claim gone and gets `LostClaim`, so a build is never
-run by two workers at once: reclaiming is a version-guarded command on the Build aggregate.
+run by two workers at once: reclaiming is a version-guarded command on the Build aggregate,
+and it takes the build's lease over first (`Leases.acquire`, atomic), so that a renewal
+racing it either comes first and keeps the build or comes second and is refused.
+
+Renewals are heartbeats in `Leases`, not events: a 30-minute build would otherwise record
+one event every few seconds. The `Claimed` event still records the first lease; a lease
+runs out at the later of that and the last heartbeat.
 """
 
 from __future__ import annotations
@@ -12,8 +18,10 @@ from datetime import timedelta
 from typing import Any
 from uuid import uuid4
 
-from application.core import CoreApplication, Outcome
-from domain.builds import ORPHANED_TAG, Build, LostClaim, NotClaimable
+from application.core import CoreApplication, Outcome, command
+from application.leases import InMemoryLeases
+from application.ports import Leases
+from domain.builds import ORPHANED_TAG, Build, LostClaim
 from domain.objects import blob_key
 from domain.origin import Origin
 
@@ -53,31 +61,47 @@ class RunPlan:
 
 
 class ExecutionCases(CoreApplication):
+    _leases: Leases | None = None
+
+    @property
+    def leases(self) -> Leases:
+        """The build leases: in memory unless wired to shared ones (`PostgresLeases`)."""
+        if self._leases is None:
+            self._leases = InMemoryLeases()
+        return self._leases
+
+    @leases.setter
+    def leases(self, leases: Leases) -> None:
+        self._leases = leases
+
     def claim_build(
         self, build_id: int, worker: str, lease: timedelta, origin: Origin
     ) -> Outcome[RunPlan | None]:
         """Take a queued build, or one whose holder's lease expired; None if it is not free."""
-        claim = uuid4().hex
+        return self._take(build_id, uuid4().hex, worker, lease, origin)
 
-        def command() -> Outcome[RunPlan | None]:
-            build = self.load(Build.create_id(build_id), Build)
-            if build is None:
-                return Outcome(None, [])
-            now = self.clock()
-            tag_id = None
-            expired = build.lease_until is not None and build.lease_until < now
-            if build.status == "running" and expired and ORPHANED_TAG not in build.tags:
-                tag_id = self.ids.next_id("build_tag")
-            try:
-                orphaned = build.take(
-                    worker, claim, now + lease, now, tag_id, build.owner_id, origin
-                )
-            except NotClaimable:
-                return Outcome(None, [])
-            recordings = self.save(build)
-            return Outcome(self._plan(build, claim, orphaned), recordings)
-
-        return self.run(command)
+    @command
+    def _take(
+        self, build_id: int, claim: str, worker: str, lease: timedelta, origin: Origin
+    ) -> Outcome[RunPlan | None]:
+        """Claim with `claim`, the same in every attempt: a retry finds the lease its own."""
+        build = self.load(Build.create_id(build_id), Build)
+        if build is None:
+            return Outcome(None, [])
+        now = self.clock()
+        heartbeat = self.leases.expiry(build_id, build.claim) if build.claim else None
+        if not build.claimable(now, heartbeat):
+            return Outcome(None, [])
+        if not self.leases.acquire(build_id, claim, now + lease, now):
+            return Outcome(None, [])  # another worker took it over first
+        tag_id = None
+        if build.lease_expired(now, heartbeat) and ORPHANED_TAG not in build.tags:
+            tag_id = self.ids.next_id("build_tag")
+        orphaned = build.take(
+            worker, claim, now + lease, now, heartbeat, tag_id, build.owner_id, origin
+        )
+        recordings = self.save(build)
+        return Outcome(self._plan(build, claim, orphaned), recordings)
 
     def _plan(self, build: Build, claim: str, orphaned: bool) -> RunPlan:
         return RunPlan(
@@ -137,33 +161,32 @@ class ExecutionCases(CoreApplication):
     def renew_lease(
         self, build_id: int, claim: str, lease: timedelta, origin: Origin
     ) -> Outcome[bool]:
-        """Extend the claim's lease; the value says whether a kill was requested."""
+        """Extend the claim's lease: a heartbeat, no event (`origin` is not recorded).
 
-        def command() -> Outcome[bool]:
-            build = self._held(build_id)
-            build.renew(claim, self.clock() + lease, origin)
-            return Outcome(build.kill_requested, self.save(build))
+        The value says whether a kill was requested; LostClaim when the claim no longer
+        holds the build (it ended, or another worker took it over).
+        """
+        build = self._held(build_id)
+        build.check_claim(claim)
+        if not self.leases.renew(build_id, claim, self.clock() + lease):
+            raise LostClaim(build_id)
+        return Outcome(build.kill_requested, [])
 
-        return self.run(command)
-
+    @command
     def start_job(self, build_id: int, claim: str, job_id: int, origin: Origin) -> Outcome[None]:
-        def command() -> Outcome[None]:
-            build = self._held(build_id)
-            build.start_job(claim, job_id, origin)
-            return Outcome(None, self.save(build))
+        build = self._held(build_id)
+        build.start_job(claim, job_id, origin)
+        return Outcome(None, self.save(build))
 
-        return self.run(command)
-
+    @command
     def finish_job(
         self, build_id: int, claim: str, job_id: int, status: str, origin: Origin
     ) -> Outcome[None]:
-        def command() -> Outcome[None]:
-            build = self._held(build_id)
-            build.finish_job(claim, job_id, status, origin)
-            return Outcome(None, self.save(build))
+        build = self._held(build_id)
+        build.finish_job(claim, job_id, status, origin)
+        return Outcome(None, self.save(build))
 
-        return self.run(command)
-
+    @command
     def record_artifact(
         self,
         build_id: int,
@@ -175,20 +198,18 @@ class ExecutionCases(CoreApplication):
         origin: Origin,
     ) -> Outcome[None]:
         """Record a collected artifact; `size` None records that the file was missing."""
-
-        def command() -> Outcome[None]:
-            build = self._held(build_id)
-            build.collect_artifact(claim, artifact_id, size, md5, sha256, origin)
-            return Outcome(None, self.save(build))
-
-        return self.run(command)
+        build = self._held(build_id)
+        build.collect_artifact(claim, artifact_id, size, md5, sha256, origin)
+        return Outcome(None, self.save(build))
 
     def finish_build(self, build_id: int, claim: str, status: str, origin: Origin) -> Outcome[None]:
         """End the run; jobs that had not ended take the build's status."""
+        outcome = self._finish(build_id, claim, status, origin)
+        self.leases.release(build_id, claim)
+        return outcome
 
-        def command() -> Outcome[None]:
-            build = self._held(build_id)
-            build.finish(claim, status, origin)
-            return Outcome(None, self.save(build))
-
-        return self.run(command)
+    @command
+    def _finish(self, build_id: int, claim: str, status: str, origin: Origin) -> Outcome[None]:
+        build = self._held(build_id)
+        build.finish(claim, status, origin)
+        return Outcome(None, self.save(build))

@@ -1,10 +1,12 @@
-"""Ports the use cases need from infrastructure: secrets, blob storage, build inputs."""
+"""Ports the use cases need from infrastructure: secrets, blob storage, build inputs,
+build leases."""
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, BinaryIO, Protocol
 
 
@@ -71,3 +73,30 @@ class NamespaceMembers(Protocol):
     def crons(self, namespace_ids: Collection[int]) -> list[int]: ...
 
     def webhooks(self, namespace_ids: Collection[int]) -> list[int]: ...
+
+
+class Leases(Protocol):
+    """How long the worker holding each build may keep it: heartbeats outside the event log.
+
+    A build has at most one lease, held by one claim. Its `Claimed` event records the claim
+    and its first lease; renewals only move the lease here, and a build's lease runs out at
+    the later of the two. Taking a lease over is atomic, so of two workers that both found
+    a lease expired one gets it, and a worker whose lease was taken cannot renew it.
+    """
+
+    def acquire(self, build_id: int, claim: str, until: datetime, now: datetime) -> bool:
+        """Hold the build's lease for `claim` until `until`, unless another claim holds a
+        lease that lasts past `now`; whether `claim` holds it now."""
+        ...
+
+    def renew(self, build_id: int, claim: str, until: datetime) -> bool:
+        """Extend `claim`'s lease to `until`; False when `claim` no longer holds the lease."""
+        ...
+
+    def expiry(self, build_id: int, claim: str) -> datetime | None:
+        """When `claim`'s lease on the build runs out; None when `claim` holds none."""
+        ...
+
+    def release(self, build_id: int, claim: str) -> None:
+        """Drop `claim`'s lease (its run has ended); nothing when it holds none."""
+        ...

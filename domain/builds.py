@@ -1,21 +1,44 @@
-"""The Build aggregate and the per-owner build counter."""
+"""The Build aggregate and the per-owner build counter.
+
+Longer than 300 lines on purpose: stored events name their class by topic
+(`domain.builds:Build.Claimed`), and the library triggers the events of the class that
+declares an `@event` method, so the aggregate, its nested events and the methods that
+apply them cannot move to other modules without changing the topics of stored events.
+What a build runs (`plan`) lives in `domain.build_plan`.
+"""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.build_plan import artifact_blob_key as artifact_blob_key  # imported from here too
+from domain.build_plan import plan as plan
 from domain.errors import DomainError, NotFoundError
 from domain.identity import aggregate_id
-from domain.manifest import Manifest
 from domain.origin import Origin
 
-STATUSES = ("queued", "running", "passed", "passed_with_failures", "failed", "killed", "timed_out")
-FINISHED = frozenset(("passed", "passed_with_failures", "failed", "killed", "timed_out"))
+
+class BuildStatus(StrEnum):
+    """Where a build or one of its jobs stands. A `str`: events store it and SQL compares
+    it as the text it is."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    PASSED = "passed"
+    PASSED_WITH_FAILURES = "passed_with_failures"
+    FAILED = "failed"
+    KILLED = "killed"
+    TIMED_OUT = "timed_out"
+
+
+STATUSES = tuple(BuildStatus)
+FINISHED = frozenset(STATUSES) - {BuildStatus.QUEUED, BuildStatus.RUNNING}
 TAG_RE = re.compile(r"[\w./-]+")
 TAG_MAX = 255
 ORPHANED_TAG = "orphaned"
@@ -34,45 +57,17 @@ class NotClaimable(DomainError):  # noqa: N818
     """Raised when a build cannot be claimed: it is not queued, or its holder's lease is live."""
 
 
-def artifact_blob_key(build_id: int, artifact_id: int) -> str:
-    """Where a collected artifact's content is stored."""
-    return f"artifacts/{build_id}/{artifact_id}"
-
-
 def valid_tag(name: str) -> bool:
     """Tag names: letters and digits of any script, `-`, `_`, `.` and `/`."""
     return len(name) <= TAG_MAX and TAG_RE.fullmatch(name) is not None
 
 
-def plan(manifest: Manifest, number: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The stages and jobs a build runs: the setup stage first, then the manifest's.
-
-    Setup has `create-driver` and one `clone.<i>` per source. Jobs carry their artifact
-    placeholders; ids are assigned by the caller.
-    """
-    setup = f"setup - #{number}"
-    stages = [{"name": setup, "can_fail": False}]
-    stages += [{"name": s, "can_fail": s in manifest.allow_failures} for s in manifest.stages]
-    jobs: list[dict[str, Any]] = [
-        {"stage": setup, "name": "create-driver", "commands": [], "artifacts": []}
-    ]
-    for i, source in enumerate(manifest.sources):
-        commands = [f"mkdir -p {source.dir}", f"git clone -q {source.url} {source.dir}"]
-        commands += [f"cd {source.dir}"]
-        if source.ref:
-            commands.append(f"git checkout -q {source.ref}")
-        jobs.append({"stage": setup, "name": f"clone.{i}", "commands": commands, "artifacts": []})
-    for job in manifest.jobs:
-        artifacts = [{"source": a.source, "name": a.destination} for a in job.artifacts]
-        jobs.append(
-            {
-                "stage": job.stage,
-                "name": job.name,
-                "commands": list(job.commands),
-                "artifacts": artifacts,
-            }
-        )
-    return stages, jobs
+def final_status(status: str) -> BuildStatus:
+    """`status` as a status a job or build may end with; ValueError if it is not one.
+    (Events record its `.value`: a plain `str`, as they always did.)"""
+    if status not in FINISHED:
+        raise ValueError(f"not a final status: {status}")
+    return BuildStatus(status)
 
 
 class BuildCounter(Aggregate):
@@ -157,6 +152,9 @@ class Build(Aggregate):
         origin: Origin
 
     class LeaseRenewed(Aggregate.Event):
+        """No longer recorded: leases are renewed by heartbeats outside the event log
+        (`application.ports.Leases`). Kept so that builds which recorded it still load."""
+
         claim: str
         lease_until: datetime
         origin: Origin
@@ -226,8 +224,8 @@ class Build(Aggregate):
         self.number = number
         self.owner_id = owner_id
         self.namespace_id = namespace_id
-        self.status = "queued"
-        self.job_statuses = {job["id"]: "queued" for job in jobs}
+        self.status = BuildStatus.QUEUED
+        self.job_statuses = {job["id"]: BuildStatus.QUEUED for job in jobs}
         self.tags = {tag["name"] for tag in tags}
         self.pinned = False
         self.kill_requested = False
@@ -283,21 +281,34 @@ class Build(Aggregate):
 
     def kill(self, origin: Origin) -> None:
         """Queued: killed now. Running: recorded for the worker. Finished: nothing changes."""
-        if self.status == "queued":
+        if self.status == BuildStatus.QUEUED:
             self._killed(origin=origin)
-        elif self.status == "running" and not self.kill_requested:
+        elif self.status == BuildStatus.RUNNING and not self.kill_requested:
             self._kill_requested(origin=origin)
 
     @event(Killed)
     def _killed(self, origin: Origin) -> None:
-        self.status = "killed"
-        self.job_statuses = dict.fromkeys(self.job_statuses, "killed")
+        self.status = BuildStatus.KILLED
+        self.job_statuses = dict.fromkeys(self.job_statuses, BuildStatus.KILLED)
 
     @event(KillRequested)
     def _kill_requested(self, origin: Origin) -> None:
         self.kill_requested = True
 
-    # Execution: commands a worker issues while it holds the build's claim.
+    # Execution: commands a worker issues while it holds the build's claim. Its lease is
+    # the later of the one its claim recorded and its last heartbeat, which is kept outside
+    # the event log (`application.ports.Leases`): the caller passes it in.
+
+    def lease_expired(self, now: datetime, heartbeat: datetime | None) -> bool:
+        """Whether the build runs under a lease that ran out before `now`: its holder died
+        (or hangs), and another worker may take it over."""
+        if self.status != BuildStatus.RUNNING or self.lease_until is None:
+            return False
+        return max(self.lease_until, heartbeat or self.lease_until) < now
+
+    def claimable(self, now: datetime, heartbeat: datetime | None) -> bool:
+        """Queued, or running under an expired lease."""
+        return self.status == BuildStatus.QUEUED or self.lease_expired(now, heartbeat)
 
     def take(
         self,
@@ -305,6 +316,7 @@ class Build(Aggregate):
         claim: str,
         lease_until: datetime,
         now: datetime,
+        heartbeat: datetime | None,
         tag_id: int | None,
         user_id: int,
         origin: Origin,
@@ -314,72 +326,67 @@ class Build(Aggregate):
         Queued builds are free. A running build whose lease has expired is reset (and
         tagged `orphaned`) before it is claimed again, so it never runs twice at once.
         """
-        orphaned = False
-        if self.status == "running" and self.lease_until is not None and self.lease_until < now:
+        orphaned = self.lease_expired(now, heartbeat)
+        if orphaned:
             tag = None
             if ORPHANED_TAG not in self.tags and tag_id is not None:
                 tag = {"id": tag_id, "name": ORPHANED_TAG, "user_id": user_id}
-            assert self.claim is not None
+            assert self.claim is not None  # a running build has a claim
             self._orphaned(claim=self.claim, tag=tag, origin=origin)
-            orphaned = True
-        if self.status != "queued":
+        if self.status != BuildStatus.QUEUED:
             raise NotClaimable(f"build is {self.status}")
         self._claimed(worker=worker, claim=claim, lease_until=lease_until, origin=origin)
         return orphaned
 
     @event(Orphaned)
     def _orphaned(self, claim: str, tag: dict[str, Any] | None, origin: Origin) -> None:
-        self.status = "queued"
-        self.job_statuses = dict.fromkeys(self.job_statuses, "queued")
+        self.status = BuildStatus.QUEUED
+        self.job_statuses = dict.fromkeys(self.job_statuses, BuildStatus.QUEUED)
         if tag is not None:
             self.tags.add(tag["name"])
         self.worker = self.claim = self.lease_until = None
 
     @event(Claimed)
     def _claimed(self, worker: str, claim: str, lease_until: datetime, origin: Origin) -> None:
-        self.status = "running"
+        self.status = BuildStatus.RUNNING
         self.worker, self.claim, self.lease_until = worker, claim, lease_until
 
-    def _hold(self, claim: str) -> None:
-        if self.status != "running" or self.claim != claim:
+    def check_claim(self, claim: str) -> None:
+        """Raise LostClaim unless `claim` holds the build and it is running."""
+        if self.status != BuildStatus.RUNNING or self.claim != claim:
             raise LostClaim(self.public_id)
-
-    def renew(self, claim: str, lease_until: datetime, origin: Origin) -> None:
-        self._hold(claim)
-        self._lease_renewed(claim=claim, lease_until=lease_until, origin=origin)
 
     @event(LeaseRenewed)
     def _lease_renewed(self, claim: str, lease_until: datetime, origin: Origin) -> None:
-        self.lease_until = lease_until
+        self.lease_until = lease_until  # replayed from old events only
 
-    def _job(self, job_id: int) -> str:
+    def _job(self, job_id: int) -> BuildStatus:
         status = self.job_statuses.get(job_id)
         if status is None:
             raise NotFoundError("job")
         return status
 
     def start_job(self, claim: str, job_id: int, origin: Origin) -> None:
-        self._hold(claim)
-        if self._job(job_id) != "queued":
+        self.check_claim(claim)
+        if self._job(job_id) != BuildStatus.QUEUED:
             raise DomainError(f"job {job_id} is {self.job_statuses[job_id]}, not queued")
         self._job_started(claim=claim, job_id=job_id, origin=origin)
 
     @event(JobStarted)
     def _job_started(self, claim: str, job_id: int, origin: Origin) -> None:
-        self.job_statuses[job_id] = "running"
+        self.job_statuses[job_id] = BuildStatus.RUNNING
 
     def finish_job(self, claim: str, job_id: int, status: str, origin: Origin) -> None:
         """End a job (started or not: jobs without commands end without starting)."""
-        self._hold(claim)
-        if status not in FINISHED:
-            raise ValueError(f"not a final status: {status}")
+        self.check_claim(claim)
+        ending = final_status(status)
         if self._job(job_id) in FINISHED:
             raise DomainError(f"job {job_id} has already ended")
-        self._job_finished(claim=claim, job_id=job_id, status=status, origin=origin)
+        self._job_finished(claim=claim, job_id=job_id, status=ending.value, origin=origin)
 
     @event(JobFinished)
     def _job_finished(self, claim: str, job_id: int, status: str, origin: Origin) -> None:
-        self.job_statuses[job_id] = status
+        self.job_statuses[job_id] = BuildStatus(status)
 
     def collect_artifact(
         self,
@@ -390,7 +397,7 @@ class Build(Aggregate):
         sha256: str | None,
         origin: Origin,
     ) -> None:
-        self._hold(claim)
+        self.check_claim(claim)
         if not any(a["id"] == artifact_id for job in self.jobs for a in job["artifacts"]):
             raise NotFoundError("artifact")
         self._artifact_collected(
@@ -410,16 +417,14 @@ class Build(Aggregate):
         pass
 
     def finish(self, claim: str, status: str, origin: Origin) -> None:
-        self._hold(claim)
-        if status not in FINISHED:
-            raise ValueError(f"not a final status: {status}")
-        self._finished(claim=claim, status=status, origin=origin)
+        self.check_claim(claim)
+        self._finished(claim=claim, status=final_status(status).value, origin=origin)
 
     @event(Finished)
     def _finished(self, claim: str, status: str, origin: Origin) -> None:
-        self.status = status
+        self.status = ending = BuildStatus(status)
         self.job_statuses = {
-            job_id: (current if current in FINISHED else status)
+            job_id: (current if current in FINISHED else ending)
             for job_id, current in self.job_statuses.items()
         }
         self.lease_until = None

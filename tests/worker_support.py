@@ -17,10 +17,10 @@ from uuid import UUID
 import pytest
 import yaml
 
+from domain.builds import FINISHED
 from infrastructure.bootstrap import Marid
 from tests.helpers import Auth, Client
 
-FINISHED = {"passed", "passed_with_failures", "failed", "killed", "timed_out"}
 SSHD = "/usr/sbin/sshd"
 
 

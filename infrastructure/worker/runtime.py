@@ -27,11 +27,13 @@ from psycopg import sql
 
 from application.core import Outcome, utcnow
 from application.execution import RunPlan
-from application.ports import BlobStore
-from domain.builds import Build
+from application.ports import BlobStore, Leases
+from domain.builds import Build, BuildStatus
 from domain.origin import Origin
 from infrastructure.drivers import DriverFactory
-from infrastructure.worker.execution import BuildLogStore, BuildRun, ExecutionApp, RunContext
+from infrastructure.leases import PostgresLeases
+from infrastructure.worker.claim import ExecutionApp
+from infrastructure.worker.execution import BuildLogStore, BuildRun, RunContext
 from projections.followers import GapWatch
 from projections.maintenance import Status, position_status
 
@@ -46,6 +48,7 @@ LOG_BATCH = 500
 class WorkerApp(ExecutionApp, Protocol):
     recorder: Any  # eventsourcing's PostgresApplicationRecorder (its channel, notifications)
     mapper: Any
+    leases: Leases
 
     def claim_build(
         self, build_id: int, worker: str, lease: timedelta, origin: Origin
@@ -78,8 +81,11 @@ class Worker:
         config: WorkerConfig,
         conninfo: str,
         clock: Callable[[], datetime] = utcnow,
+        leases: PostgresLeases | None = None,
     ) -> None:
         self.app = app
+        # Until bootstrap wires the application's leases, the worker brings them (`start`).
+        self.leases = leases or PostgresLeases(app.recorder.datastore)
         self.conninfo = conninfo  # for the LISTEN connection
         self.builds = builds
         self.drivers = dict(drivers)
@@ -115,6 +121,8 @@ class Worker:
     def start(self) -> None:
         if self._threads:
             return
+        self.leases.create_table()  # idempotent
+        self.app.leases = self.leases  # the claims and renewals of its builds use them
         for target, name in ((self._listen, "worker-listen"), (self._dispatch, "worker-claim")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
@@ -205,7 +213,7 @@ class Worker:
                     if Build.create_id(r.build_id) == event.originator_id
                 ]
             for run in runs:
-                run.cancel.set("killed")
+                run.cancel.set(BuildStatus.KILLED)
 
     # --- claiming --------------------------------------------------------------------------
 
@@ -263,7 +271,7 @@ class Worker:
         factory = self.drivers.get(plan.driver.get("type", ""))
         if factory is None:  # claimable() filters by driver, so only a changed setting
             log.error("build %s needs driver %s", build_id, plan.driver.get("type"))
-            self.app.finish_build(build_id, plan.claim, "failed", self.origin)
+            self.app.finish_build(build_id, plan.claim, BuildStatus.FAILED, self.origin)
             return
         run = BuildRun(plan, self.context, factory)
         thread = threading.Thread(target=self._execute, args=(run,), name=f"build-{build_id}")

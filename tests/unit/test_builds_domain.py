@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from domain.builds import Build, BuildCounter, plan, valid_tag
+from domain.build_plan import plan
+from domain.builds import (
+    FINISHED,
+    STATUSES,
+    Build,
+    BuildCounter,
+    BuildStatus,
+    LostClaim,
+    NotClaimable,
+    valid_tag,
+)
 from domain.errors import NotFoundError
 from domain.manifest import Manifest
 from domain.origin import Origin
@@ -176,3 +187,101 @@ def test_the_counter_hands_out_consecutive_numbers() -> None:
 )
 def test_tag_names(name: str, ok: bool) -> None:
     assert valid_tag(name) is ok
+
+
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=30)
+
+
+def claimed(lease: timedelta = LEASE) -> Build:
+    running = build()
+    running.take("w1", "c1", NOW + lease, NOW, None, None, 1, ORIGIN)
+    return running
+
+
+def test_statuses_are_the_strings_events_and_sql_hold() -> None:
+    assert [str(status) for status in STATUSES] == [
+        "queued",
+        "running",
+        "passed",
+        "passed_with_failures",
+        "failed",
+        "killed",
+        "timed_out",
+    ]
+    assert BuildStatus.TIMED_OUT == "timed_out"
+    assert set(FINISHED) == set(STATUSES[2:])
+    assert f"'{BuildStatus.PASSED_WITH_FAILURES}'" == "'passed_with_failures'"
+
+
+def test_a_finished_build_records_its_status_as_text_and_holds_it_as_a_status() -> None:
+    running = claimed()
+    running.collect_events()
+
+    running.finish("c1", "failed", ORIGIN)
+
+    (finished,) = running.collect_events()
+    assert type(finished.status) is str  # type: ignore[attr-defined]
+    assert running.status is BuildStatus.FAILED
+    assert set(running.job_statuses.values()) == {BuildStatus.FAILED}
+
+
+def test_a_lease_runs_out_at_the_later_of_the_claimed_lease_and_the_heartbeat() -> None:
+    running = claimed()
+    later = NOW + LEASE + timedelta(seconds=1)
+
+    assert not running.lease_expired(NOW + LEASE, None)
+    assert running.lease_expired(later, None)
+    assert not running.lease_expired(later, NOW + LEASE * 2)
+    assert running.lease_expired(later, NOW)  # an older heartbeat does not shorten it
+    assert running.claimable(later, None)
+    assert not running.claimable(later, later)
+    assert not build().lease_expired(later, None)  # queued: no lease to run out
+    assert build().claimable(later, None)
+
+
+def test_a_live_heartbeat_keeps_a_build_from_being_taken_over() -> None:
+    running = claimed()
+    later = NOW + LEASE * 2
+
+    with pytest.raises(NotClaimable):
+        running.take("w2", "c2", later + LEASE, later, later, None, 1, ORIGIN)
+
+    assert (running.claim, running.tags) == ("c1", set())
+
+
+def test_an_expired_lease_and_heartbeat_let_another_worker_take_the_build_over() -> None:
+    running = claimed()
+    later = NOW + LEASE * 2
+
+    orphaned = running.take("w2", "c2", later + LEASE, later, NOW + LEASE, 9, 1, ORIGIN)
+
+    assert orphaned
+    assert (running.claim, running.worker, running.lease_until) == ("c2", "w2", later + LEASE)
+    assert "orphaned" in running.tags
+
+
+def test_the_claim_no_longer_held_is_refused() -> None:
+    running = claimed()
+    running.check_claim("c1")
+
+    with pytest.raises(LostClaim):
+        running.check_claim("c2")
+    running.finish("c1", "passed", ORIGIN)
+    with pytest.raises(LostClaim):
+        running.check_claim("c1")
+
+
+def test_builds_that_recorded_lease_renewals_still_load() -> None:
+    running = claimed()
+    running._lease_renewed(claim="c1", lease_until=NOW + LEASE * 9, origin=ORIGIN)
+    events = running.collect_events()
+
+    replayed: Build | None = None
+    for stored in events:
+        replayed = stored.mutate(replayed)  # type: ignore[arg-type]
+
+    assert type(events[-1]).__name__ == "LeaseRenewed"
+    assert replayed is not None
+    assert replayed.lease_until == NOW + LEASE * 9
+    assert not replayed.lease_expired(NOW + LEASE * 5, None)

@@ -1,17 +1,21 @@
-"""Claiming and running builds on the in-memory store: leases, orphans, lost claims."""
+"""Claiming and running builds on the in-memory store: leases, orphans, lost claims, and
+workers racing for a build (made deterministic by running a competitor at a chosen step)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from application.app import MaridApplication
+from application.execution import RunPlan
+from application.leases import InMemoryLeases
 from domain.builds import Build, LostClaim
 from domain.errors import DomainError, NotFoundError
 from domain.origin import Origin
 from infrastructure.cipher import AesGcmBox
-from tests.unit.conftest import ORIGIN, POPO, register
+from tests.unit.conftest import ORIGIN, POPO, RacingApp, event_count, register
 from tests.unit.test_build_cases import FakeInputs
 
 WORKER = Origin.system("worker:w1")
@@ -43,9 +47,38 @@ def clock() -> Clock:
     return Clock()
 
 
+class RacingLeases(InMemoryLeases):
+    """Runs a competitor just before the next `acquire` or `renew`: what another worker does
+    between a command's decision (on what it loaded) and its lease operation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: dict[str, Callable[[], object]] = {}
+
+    def _race(self, operation: str) -> None:
+        competitor = self.before.pop(operation, None)
+        if competitor is not None:
+            competitor()
+
+    def acquire(self, build_id: int, claim: str, until: datetime, now: datetime) -> bool:
+        self._race("acquire")
+        return super().acquire(build_id, claim, until, now)
+
+    def renew(self, build_id: int, claim: str, until: datetime) -> bool:
+        self._race("renew")
+        return super().renew(build_id, claim, until)
+
+
 @pytest.fixture
-def app(clock: Clock) -> MaridApplication:
-    return MaridApplication(POPO, clock=clock, secrets=AesGcmBox(b"k" * 32))
+def leases() -> RacingLeases:
+    return RacingLeases()
+
+
+@pytest.fixture
+def app(clock: Clock, leases: RacingLeases) -> MaridApplication:
+    app = MaridApplication(POPO, clock=clock, secrets=AesGcmBox(b"k" * 32))
+    app.leases = leases
+    return app
 
 
 def submit(app: MaridApplication, inputs: FakeInputs | None = None) -> int:
@@ -204,3 +237,140 @@ def test_masked_values_are_opened_for_the_worker(app: MaridApplication) -> None:
     assert plan is not None
     assert plan.masked_values == ["hunter2"]
     assert ("TOKEN", "hunter2", True) in plan.variables
+
+
+# --- lease renewals: heartbeats outside the event log ---------------------------------------
+
+
+def claimed(app: MaridApplication, build_id: int, worker: str, lease: timedelta = LEASE) -> RunPlan:
+    plan = app.claim_build(build_id, worker, lease, Origin.system(f"worker:{worker}")).value
+    assert plan is not None
+    return plan
+
+
+def test_a_renewal_moves_the_heartbeat_and_records_no_event(
+    app: MaridApplication, clock: Clock
+) -> None:
+    build_id = submit(app)
+    plan = claimed(app, build_id, "w1")
+    events = event_count(app)
+    clock.now += timedelta(seconds=20)
+
+    outcome = app.renew_lease(build_id, plan.claim, LEASE, WORKER)
+
+    assert (outcome.value, outcome.recordings) == (False, [])
+    assert event_count(app) == events
+    assert app.leases.expiry(build_id, plan.claim) == clock.now + LEASE
+    assert build(app, build_id).lease_until == clock.now - timedelta(seconds=20) + LEASE
+
+
+def test_the_claims_own_lease_holds_until_the_first_renewal(
+    app: MaridApplication, clock: Clock
+) -> None:
+    build_id = submit(app)
+    claimed(app, build_id, "w1")
+    clock.now += LEASE
+
+    assert app.claim_build(build_id, "w2", LEASE, WORKER).value is None
+    clock.now += timedelta(seconds=1)
+    assert app.claim_build(build_id, "w2", LEASE, WORKER).value is not None
+
+
+def test_finishing_a_build_releases_its_lease(app: MaridApplication) -> None:
+    build_id = submit(app)
+    plan = claimed(app, build_id, "w1")
+
+    app.finish_build(build_id, plan.claim, "passed", WORKER)
+
+    assert app.leases.expiry(build_id, plan.claim) is None
+
+
+def test_of_two_workers_racing_for_an_expired_build_only_the_first_lease_taker_runs_it(
+    app: MaridApplication, clock: Clock, leases: RacingLeases
+) -> None:
+    build_id = submit(app)
+    claimed(app, build_id, "w1")
+    clock.now += LEASE * 2
+    rival: list[RunPlan | None] = []
+    # w3 claims between w2's decision (the lease expired) and w2 taking the lease over.
+    leases.before["acquire"] = lambda: rival.append(claimed(app, build_id, "w3"))
+
+    mine = app.claim_build(build_id, "w2", LEASE, WORKER).value
+
+    assert mine is None
+    (winner,) = rival
+    assert winner is not None
+    assert winner.orphaned
+    assert build(app, build_id).claim == winner.claim
+    assert build(app, build_id).worker == "w3"
+
+
+def test_a_worker_that_took_the_lease_over_wins_the_claim_even_if_another_saves_first(
+    racing: RacingApp,
+) -> None:
+    build_id = submit(racing)
+    expired = timedelta(seconds=-1)  # its holder died: the lease has run out already
+    first = racing.claim_build(build_id, "w1", expired, WORKER).value
+    assert first is not None
+    rival: list[RunPlan | None] = []
+    # w3 claims between w2 taking the lease over and w2 saving its claim.
+    racing.competitors.append(
+        lambda: rival.append(racing.claim_build(build_id, "w3", LEASE, WORKER).value)
+    )
+
+    mine = racing.claim_build(build_id, "w2", LEASE, WORKER).value
+
+    assert rival == [None]
+    assert mine is not None
+    assert mine.orphaned
+    assert build(racing, build_id).claim == mine.claim
+
+
+def test_a_renewal_just_before_a_takeover_keeps_the_build(
+    app: MaridApplication, clock: Clock, leases: RacingLeases
+) -> None:
+    build_id = submit(app)
+    plan = claimed(app, build_id, "w1")
+    clock.now += LEASE + timedelta(seconds=1)  # w1 is late, but renews before w2 takes over
+    renewed: list[bool] = []
+    leases.before["acquire"] = lambda: renewed.append(
+        app.renew_lease(build_id, plan.claim, LEASE, WORKER).value
+    )
+
+    taken = app.claim_build(build_id, "w2", LEASE, WORKER).value
+
+    assert taken is None
+    assert renewed == [False]  # renewed, no kill requested
+    assert build(app, build_id).claim == plan.claim
+
+
+def test_a_renewal_just_after_a_takeover_is_refused(
+    app: MaridApplication, clock: Clock, leases: RacingLeases
+) -> None:
+    build_id = submit(app)
+    plan = claimed(app, build_id, "w1")
+    clock.now += LEASE + timedelta(seconds=1)
+    rival: list[RunPlan] = []
+    # w2 takes the build over after w1's renewal found it held, before the heartbeat.
+    leases.before["renew"] = lambda: rival.append(claimed(app, build_id, "w2"))
+
+    with pytest.raises(LostClaim):
+        app.renew_lease(build_id, plan.claim, LEASE, WORKER)
+
+    assert build(app, build_id).claim == rival[0].claim
+
+
+def test_a_heartbeat_is_refused_once_another_claim_holds_the_lease(
+    app: MaridApplication, clock: Clock
+) -> None:
+    build_id = submit(app)
+    plan = claimed(app, build_id, "w1")
+    clock.now += LEASE + timedelta(seconds=1)
+    # Another worker took the lease over and died before saving its claim.
+    assert app.leases.acquire(build_id, "theirs", clock.now + LEASE, clock.now)
+
+    with pytest.raises(LostClaim):
+        app.renew_lease(build_id, plan.claim, LEASE, WORKER)
+    assert app.claim_build(build_id, "w3", LEASE, WORKER).value is None  # their lease lives
+    clock.now += LEASE * 2
+    assert app.claim_build(build_id, "w3", LEASE, WORKER).value is not None
