@@ -226,14 +226,17 @@ class BuildQueries(Queries):
 
     def claimable(self, drivers: Sequence[str], now: datetime, limit: int) -> list[int]:
         """Ids of builds a worker with these driver types may claim, oldest first: queued
-        ones, and running ones whose holder's lease ran out before `now` (orphans).
+        ones, and running ones whose holder's lease ran out before `now` (orphans): the
+        lease its claim recorded and its heartbeats (`infrastructure/leases.py`) both.
 
         Only a hint: the claim itself (a command on the Build aggregate) decides.
         """
         rows = self.fetch_all(
-            "SELECT id FROM builds WHERE driver->>'type' = ANY(%s) AND (status = 'queued' "
-            "OR (status = 'running' AND lease_until < %s)) ORDER BY created_at, id LIMIT %s",
-            (list(drivers), now, limit),
+            "SELECT id FROM builds b WHERE driver->>'type' = ANY(%s) AND (status = 'queued' "
+            "OR (status = 'running' AND lease_until < %s AND NOT EXISTS (SELECT FROM "
+            "marid_build_leases l WHERE l.build_id = b.id AND l.lease_until >= %s))) "
+            "ORDER BY created_at, id LIMIT %s",
+            (list(drivers), now, now, limit),
         )
         return [int(row["id"]) for row in rows]
 
