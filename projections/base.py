@@ -1,16 +1,27 @@
-"""Base of every read model: its tables, and writes that record tracking in the same transaction."""
+"""Base of every read model: its tables, the writes its intent methods make, and tracking.
+
+A read model's intent layer (a `ReadModel` subclass: its tables and methods named after
+what happened, like `add` or `detach_namespace`) is written once against `Rows`, the
+named-column writes of one transaction. Two implementations run it: `View`, in
+PostgreSQL, and `MemoryView` (projections/memory.py), in Python lists for unit tests.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import Tracking, TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL
+
+from projections.schema import TableShape, table_shapes
+from projections.sql_rows import SqlRows
+from projections.writes import Change, Rows
 
 Write = Callable[[Cursor[DictRow]], object]
 
@@ -21,19 +32,56 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-class View(PostgresTrackingRecorder):
-    """Tables of one read model plus its tracking record.
+def _nothing(rows: Rows) -> None:
+    pass
 
-    `suffix` names a shadow copy built by a rebuild. Live writes take a shared advisory
-    lock that a rebuild takes exclusively while it swaps tables, and skip events that the
-    tracking record already covers, so a swap never loses or repeats an event.
-    """
+
+class ReadModel(TrackingRecorder, ABC):
+    """The tables of one read model and the transactions its intent methods apply."""
 
     projection_name: ClassVar[str]
     # logical table name -> column definitions
     tables: ClassVar[dict[str, str]]
     # index name -> (logical table, "UNIQUE" or "", column list)
     indexes: ClassVar[dict[str, tuple[str, str, str]]] = {}
+
+    @abstractmethod
+    def apply(self, tracking: Tracking, change: Change) -> None:
+        """Apply `change` and record `tracking` in one transaction, exactly once: a
+        notification the tracking record already covers is skipped."""
+
+    @abstractmethod
+    def rows(self, table: str, order_by: str | None = None) -> list[dict[str, Any]]:
+        """Every row of a table; without `order_by`, ordered by all its columns."""
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self.apply(tracking, _nothing)
+
+    @classmethod
+    def shapes(cls) -> dict[str, TableShape]:
+        return table_shapes(tuple(cls.tables.items()), tuple(cls.indexes.values()))
+
+    # One-statement changes, for the intent methods that need no more.
+
+    def _insert(self, tracking: Tracking, table: str, row: Mapping[str, Any]) -> None:
+        self.apply(tracking, lambda rows: rows.insert(table, row))
+
+    def _update(
+        self, tracking: Tracking, table: str, values: Mapping[str, Any], **where: Any
+    ) -> None:
+        self.apply(tracking, lambda rows: rows.update(table, values, **where))
+
+    def _delete(self, tracking: Tracking, table: str, **where: Any) -> None:
+        self.apply(tracking, lambda rows: rows.delete(table, **where))
+
+
+class View(ReadModel, PostgresTrackingRecorder):
+    """A read model in PostgreSQL: its tables plus its tracking record.
+
+    `suffix` names a shadow copy built by a rebuild. Live writes take a shared advisory
+    lock that a rebuild takes exclusively while it swaps tables, and skip events that the
+    tracking record already covers, so a swap never loses or repeats an event.
+    """
 
     def __init__(self, datastore: PostgresDatastore, suffix: str = "", **kwargs: Any) -> None:
         self.suffix = suffix
@@ -72,8 +120,9 @@ class View(PostgresTrackingRecorder):
             change(curs)
             self._insert_tracking(curs, tracking)
 
-    def insert_tracking(self, tracking: Tracking) -> None:
-        self.write(tracking, lambda curs: None)
+    def apply(self, tracking: Tracking, change: Change) -> None:
+        shapes = self.shapes()
+        self.write(tracking, lambda curs: change(SqlRows(curs, self.t, shapes, self.guarded)))
 
     def rows(self, table: str, order_by: str | None = None) -> list[dict[str, Any]]:
         """Every row of a table, for rebuild comparisons and audits.

@@ -21,7 +21,6 @@ from domain.builds import Build
 from domain.namespaces import Namespace
 from projections.base import View
 from projections.build_queries import BuildFilters, BuildQueries
-from projections.resources import detach
 
 __all__ = ["STATUS_CHANNEL", "BuildFilters", "BuildQueries", "BuildsProjection", "BuildsView"]
 
@@ -360,4 +359,5 @@ class BuildsProjection(Projection[BuildsView]):
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        detach(self.view, "builds", event.public_id, tracking)
+        values, ns = {"namespace_id": None}, event.public_id
+        self.view.apply(tracking, lambda rows: rows.update("builds", values, namespace_id=ns))

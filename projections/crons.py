@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.crons import Cron
-from domain.namespaces import Namespace
 from projections.base import View
 from projections.build_queries import BuildFilters, BuildQueries
 from projections.build_rows import BuildRow
-from projections.resources import COMMON_COLUMNS, ResourceQueries, detach, resource_indexes
+from projections.resource_projection import (
+    ResourceProjection,
+    ResourceTables,
+    resource_indexes,
+    resource_table,
+    resource_topics,
+)
+from projections.resources import ResourceQueries
 from projections.rows import Page
+from projections.writes import Rows
 
 
-class CronsView(View):
+class CronsTables(ResourceTables):
+    """The crons, and which builds each created (kept while the cron lives)."""
+
     projection_name = "crons"
     tables = {
-        "crons": f"({COMMON_COLUMNS}name text NOT NULL, schedule text NOT NULL, "
-        "timezone text NOT NULL, manifest text NOT NULL, next_run timestamptz NOT NULL, "
-        "prev_run timestamptz, last_error text, last_error_at timestamptz, "
-        "created_at timestamptz NOT NULL, updated_at timestamptz)",
+        **resource_table(
+            "crons",
+            "name text NOT NULL, schedule text NOT NULL, timezone text NOT NULL, "
+            "manifest text NOT NULL, next_run timestamptz NOT NULL, prev_run timestamptz, "
+            "last_error text, last_error_at timestamptz, created_at timestamptz NOT NULL, "
+            "updated_at timestamptz",
+        ),
         "cron_builds": "(cron_id bigint NOT NULL, build_id bigint NOT NULL, "
         "due timestamptz NOT NULL, PRIMARY KEY (cron_id, build_id))",
     }
@@ -36,119 +45,81 @@ class CronsView(View):
         "cron_builds_build_idx": ("cron_builds", "", "(build_id)"),
     }
 
+    def fired(
+        self,
+        aggregate_id: Any,
+        values: Mapping[str, Any],
+        build_id: int,
+        due: datetime,
+        tracking: Tracking,
+    ) -> None:
+        """The cron's columns change and it is linked to the build it created."""
 
-class CronsProjection(Projection[CronsView]):
+        def change(rows: Rows) -> None:
+            for cron_id in rows.update("crons", values, "id", aggregate_id=aggregate_id):
+                link = {"cron_id": cron_id, "build_id": build_id, "due": due}
+                rows.insert("cron_builds", link, skip_existing=True)
+
+        self.apply(tracking, change)
+
+    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
+        """The cron goes, and its links; the builds it created stay."""
+
+        def change(rows: Rows) -> None:
+            gone = rows.delete("crons", "id", aggregate_id=aggregate_id)
+            if gone:
+                rows.delete("cron_builds", cron_id=tuple(gone))
+
+        self.apply(tracking, change)
+
+
+class CronsView(CronsTables, View):
+    """The crons read model in PostgreSQL."""
+
+
+class CronsProjection(ResourceProjection[CronsTables]):
     name = "crons"
-    topics = tuple(
-        get_topic(c)
-        for c in (
-            Cron.Created,
-            Cron.Updated,
-            Cron.Fired,
-            Cron.FiringFailed,
-            Cron.Deleted,
-            Namespace.Deleted,
-        )
-    )
+    topics = resource_topics(Cron, Cron.Updated, Cron.Fired, Cron.FiringFailed)
+    process_event = ResourceProjection.dispatch(Cron)
 
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
-    def created(self, event: Cron.Created, tracking: Tracking) -> None:
-        sql = (
-            f"INSERT INTO {self.view.t('crons')} (id, aggregate_id, user_id, author_id, "
-            "namespace_id, name, schedule, timezone, manifest, next_run, created_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        )
-        values = (
-            event.public_id,
-            event.originator_id,
-            event.owner_id,
-            event.author_id,
-            event.namespace_id,
-            event.name,
-            event.schedule,
-            event.timezone,
-            event.manifest,
-            event.next_run,
-            event.timestamp,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+    def columns(self, event: Cron.Created | Cron.Updated) -> dict[str, Any]:
+        return {
+            "name": event.name,
+            "schedule": event.schedule,
+            "timezone": event.timezone,
+            "manifest": event.manifest,
+            "next_run": event.next_run,
+        }
 
     @process_event.register
     def updated(self, event: Cron.Updated, tracking: Tracking) -> None:
-        sql = (
-            f"UPDATE {self.view.t('crons')} SET user_id = %s, namespace_id = %s, name = %s, "
-            "schedule = %s, timezone = %s, manifest = %s, next_run = %s, updated_at = %s "
-            "WHERE aggregate_id = %s"
-        )
-        values = (
-            event.owner_id,
-            event.namespace_id,
-            event.name,
-            event.schedule,
-            event.timezone,
-            event.manifest,
-            event.next_run,
-            event.timestamp,
-            event.originator_id,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        values = {
+            "user_id": event.owner_id,
+            "namespace_id": event.namespace_id,
+            **self.columns(event),
+            "updated_at": event.timestamp,
+        }
+        self.view.update(event.originator_id, values, tracking)
 
     @process_event.register
     def fired(self, event: Cron.Fired, tracking: Tracking) -> None:
-        update = (
-            f"UPDATE {self.view.t('crons')} SET prev_run = %s, next_run = %s, "
-            "last_error = NULL, last_error_at = NULL WHERE aggregate_id = %s RETURNING id"
-        )
-        link = (
-            f"INSERT INTO {self.view.t('cron_builds')} (cron_id, build_id, due) "
-            "VALUES (%s, %s, %s) ON CONFLICT DO NOTHING"
-        )
-
-        def change(c: Any) -> None:
-            row = c.execute(update, (event.fired_at, event.next_run, event.originator_id))
-            found = row.fetchone()
-            if found is not None:
-                c.execute(link, (found["id"], event.build_id, event.due))
-
-        self.view.write(tracking, change)
+        values = {
+            "prev_run": event.fired_at,
+            "next_run": event.next_run,
+            "last_error": None,
+            "last_error_at": None,
+        }
+        self.view.fired(event.originator_id, values, event.build_id, event.due, tracking)
 
     @process_event.register
     def firing_failed(self, event: Cron.FiringFailed, tracking: Tracking) -> None:
-        sql = (
-            f"UPDATE {self.view.t('crons')} SET prev_run = %s, next_run = %s, "
-            "last_error = %s, last_error_at = %s WHERE aggregate_id = %s"
-        )
-        values = (
-            event.failed_at,
-            event.next_run,
-            event.error,
-            event.failed_at,
-            event.originator_id,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
-
-    @process_event.register
-    def deleted(self, event: Cron.Deleted, tracking: Tracking) -> None:
-        """The cron goes, and its links; the builds it created stay."""
-        unlink = (
-            f"DELETE FROM {self.view.t('cron_builds')} WHERE cron_id IN "
-            f"(SELECT id FROM {self.view.t('crons')} WHERE aggregate_id = %s)"
-        )
-        delete = f"DELETE FROM {self.view.t('crons')} WHERE aggregate_id = %s"
-
-        def change(c: Any) -> None:
-            c.execute(unlink, (event.originator_id,))
-            c.execute(delete, (event.originator_id,))
-
-        self.view.write(tracking, change)
-
-    @process_event.register
-    def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        detach(self.view, "crons", event.public_id, tracking)
+        values = {
+            "prev_run": event.failed_at,
+            "next_run": event.next_run,
+            "last_error": event.error,
+            "last_error_at": event.failed_at,
+        }
+        self.view.update(event.originator_id, values, tracking)
 
 
 class CronQueries(ResourceQueries):

@@ -4,67 +4,47 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.keys import SshKey
-from domain.namespaces import Namespace
 from projections.base import View
-from projections.resources import COMMON_COLUMNS, delete_row, detach, resource_indexes
+from projections.resource_projection import (
+    ResourceProjection,
+    ResourceTables,
+    resource_indexes,
+    resource_table,
+    resource_topics,
+)
 
 
-class KeysView(View):
+class KeysTables(ResourceTables):
     projection_name = "keys"
-    tables = {
-        "keys": f"({COMMON_COLUMNS}name text NOT NULL, key text NOT NULL, "
-        "config text NOT NULL, created_at timestamptz NOT NULL, "
-        "updated_at timestamptz NOT NULL)"
-    }
+    tables = resource_table(
+        "keys",
+        "name text NOT NULL, key text NOT NULL, config text NOT NULL, "
+        "created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL",
+    )
     indexes = resource_indexes("keys")
 
 
-class KeysProjection(Projection[KeysView]):
+class KeysView(KeysTables, View):
+    """The keys read model in PostgreSQL."""
+
+
+class KeysProjection(ResourceProjection[KeysTables]):
     name = "keys"
-    topics = tuple(
-        get_topic(c) for c in (SshKey.Created, SshKey.Updated, SshKey.Deleted, Namespace.Deleted)
-    )
+    topics = resource_topics(SshKey, SshKey.Updated)
+    process_event = ResourceProjection.dispatch(SshKey)
 
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
-    def created(self, event: SshKey.Created, tracking: Tracking) -> None:
-        sql = f"INSERT INTO {self.view.t('keys')} VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        values = (
-            event.public_id,
-            event.originator_id,
-            event.owner_id,
-            event.author_id,
-            event.namespace_id,
-            event.name,
-            event.key,
-            event.config,
-            event.timestamp,
-            event.timestamp,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+    def columns(self, event: SshKey.Created) -> dict[str, Any]:
+        return {
+            "name": event.name,
+            "key": event.key,
+            "config": event.config,
+            "updated_at": event.timestamp,
+        }
 
     @process_event.register
     def updated(self, event: SshKey.Updated, tracking: Tracking) -> None:
-        sql = (
-            f"UPDATE {self.view.t('keys')} SET config = %s, updated_at = %s WHERE aggregate_id = %s"
-        )
-        values = (event.config, event.timestamp, event.originator_id)
-        self.view.write(tracking, lambda c: c.execute(sql, values))
-
-    @process_event.register
-    def deleted(self, event: SshKey.Deleted, tracking: Tracking) -> None:
-        delete_row(self.view, "keys", tracking, event.originator_id)
-
-    @process_event.register
-    def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        detach(self.view, "keys", event.public_id, tracking)
+        values = {"config": event.config, "updated_at": event.timestamp}
+        self.view.update(event.originator_id, values, tracking)

@@ -17,6 +17,7 @@ from eventsourcing.projection import Projection
 from projections.audit_queries import TIME as EVENT_TIME
 from projections.base import View, lock_key
 from projections.followers import gaps
+from projections.schema import declared_columns
 from projections.shadow import Progress, Shadow
 from projections.shadow import catch_up as catch_up
 from projections.verify import Verification
@@ -99,27 +100,6 @@ def _drop_abandoned_shadows(datastore: PostgresDatastore, view_class: type[View]
         for found in curs.fetchall():
             log.warning("dropping %s, left by an interrupted rebuild", found["tablename"])
             curs.execute(f"DROP TABLE IF EXISTS {found['tablename']}")
-
-
-# Words that open a table constraint rather than a column in a CREATE TABLE body.
-CONSTRAINT_WORDS = frozenset({"PRIMARY", "UNIQUE", "CONSTRAINT", "CHECK", "FOREIGN", "EXCLUDE"})
-
-
-def declared_columns(definition: str) -> list[str]:
-    """The column names, in order, of a table body like `(id bigint PRIMARY KEY, ...)`."""
-    parts: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for char in definition.strip()[1:-1]:
-        if char == "," and depth == 0:
-            parts.append("".join(current))
-            current = []
-            continue
-        depth += {"(": 1, ")": -1}.get(char, 0)
-        current.append(char)
-    parts.append("".join(current))
-    words = [part.split()[0] for part in parts if part.strip()]
-    return [word for word in words if word.upper() not in CONSTRAINT_WORDS]
 
 
 def stale_tables(view: View) -> list[str]:

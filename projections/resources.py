@@ -1,13 +1,12 @@
-"""What the read models of namespaced resources share: columns, detach, visible-set queries."""
+"""Queries on the read models of namespaced resources: a row with its people, visible sets.
+
+Their write side is in resource_projection.py."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.persistence import Tracking
-
-from projections.base import View
 from projections.namespace_queries import namespace_from
 from projections.rows import (
     NamespaceRow,
@@ -18,31 +17,6 @@ from projections.rows import (
     user_columns,
     user_from,
 )
-
-# Columns every resource table starts with.
-COMMON_COLUMNS = (
-    "id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
-    "author_id bigint NOT NULL, namespace_id bigint, "
-)
-
-
-def resource_indexes(table: str) -> dict[str, tuple[str, str, str]]:
-    return {
-        f"{table}_aggregate_idx": (table, "UNIQUE", "(aggregate_id)"),
-        f"{table}_user_idx": (table, "", "(user_id)"),
-        f"{table}_namespace_idx": (table, "", "(namespace_id)"),
-    }
-
-
-def detach(view: View, table: str, namespace_id: int, tracking: Tracking) -> None:
-    """A deleted namespace's resources stay with the owner, detached from it."""
-    sql = f"UPDATE {view.t(table)} SET namespace_id = NULL WHERE namespace_id = %s"
-    view.write(tracking, lambda c: c.execute(sql, (namespace_id,)))
-
-
-def delete_row(view: View, table: str, tracking: Tracking, aggregate_id: Any) -> None:
-    sql = f"DELETE FROM {view.t(table)} WHERE aggregate_id = %s"
-    view.write(tracking, lambda c: c.execute(sql, (aggregate_id,)))
 
 
 @dataclass(frozen=True)

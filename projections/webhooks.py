@@ -6,6 +6,7 @@ reads it. A deleted namespace takes its webhooks with it (they are not detached)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,16 +15,14 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
-from psycopg.types.json import Jsonb
 
 from domain.namespaces import Namespace
 from domain.webhooks import Webhook
-from projections.base import View
-from projections.resources import delete_row
+from projections.base import ReadModel, View
 from projections.rows import Queries
 
 
-class WebhooksView(View):
+class WebhooksTables(ReadModel):
     projection_name = "webhooks"
     tables = {
         "webhooks": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
@@ -37,8 +36,25 @@ class WebhooksView(View):
         "webhooks_namespace_idx": ("webhooks", "", "(namespace_id)"),
     }
 
+    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        self._insert(tracking, "webhooks", row)
 
-class WebhooksProjection(Projection[WebhooksView]):
+    def update(self, aggregate_id: Any, values: Mapping[str, Any], tracking: Tracking) -> None:
+        self._update(tracking, "webhooks", values, aggregate_id=aggregate_id)
+
+    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
+        self._delete(tracking, "webhooks", aggregate_id=aggregate_id)
+
+    def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
+        """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
+        self._delete(tracking, "webhooks", namespace_id=namespace_id)
+
+
+class WebhooksView(WebhooksTables, View):
+    """The webhooks read model in PostgreSQL."""
+
+
+class WebhooksProjection(Projection[WebhooksTables]):
     name = "webhooks"
     topics = tuple(
         get_topic(c) for c in (Webhook.Created, Webhook.Updated, Webhook.Deleted, Namespace.Deleted)
@@ -50,53 +66,40 @@ class WebhooksProjection(Projection[WebhooksView]):
 
     @process_event.register
     def created(self, event: Webhook.Created, tracking: Tracking) -> None:
-        sql = (
-            f"INSERT INTO {self.view.t('webhooks')} (id, aggregate_id, user_id, author_id, "
-            "namespace_id, payload_url, ssl, active, events, secret, created_at, updated_at) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        )
-        values = (
-            event.public_id,
-            event.originator_id,
-            event.user_id,
-            event.author_id,
-            event.namespace_id,
-            event.payload_url,
-            event.ssl,
-            event.active,
-            Jsonb(event.events),
-            event.secret,
-            event.timestamp,
-            event.timestamp,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        row = {
+            "id": event.public_id,
+            "aggregate_id": event.originator_id,
+            "user_id": event.user_id,
+            "author_id": event.author_id,
+            "namespace_id": event.namespace_id,
+            "created_at": event.timestamp,
+            **self._settings(event),
+        }
+        self.view.add(row, tracking)
 
     @process_event.register
     def updated(self, event: Webhook.Updated, tracking: Tracking) -> None:
-        sql = (
-            f"UPDATE {self.view.t('webhooks')} SET payload_url = %s, ssl = %s, active = %s, "
-            "events = %s, secret = %s, updated_at = %s WHERE aggregate_id = %s"
-        )
-        values = (
-            event.payload_url,
-            event.ssl,
-            event.active,
-            Jsonb(event.events),
-            event.secret,
-            event.timestamp,
-            event.originator_id,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        self.view.update(event.originator_id, self._settings(event), tracking)
 
     @process_event.register
     def deleted(self, event: Webhook.Deleted, tracking: Tracking) -> None:
-        delete_row(self.view, "webhooks", tracking, event.originator_id)
+        self.view.remove(event.originator_id, tracking)
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
-        sql = f"DELETE FROM {self.view.t('webhooks')} WHERE namespace_id = %s"
-        self.view.write(tracking, lambda c: c.execute(sql, (event.public_id,)))
+        self.view.remove_in_namespace(event.public_id, tracking)
+
+    @staticmethod
+    def _settings(event: Webhook.Created | Webhook.Updated) -> dict[str, Any]:
+        """What a webhook's creation and each update set (the secret kept sealed)."""
+        return {
+            "payload_url": event.payload_url,
+            "ssl": event.ssl,
+            "active": event.active,
+            "events": event.events,
+            "secret": event.secret,
+            "updated_at": event.timestamp,
+        }
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,111 @@
+"""The write side every namespaced resource's read model shares (variables, keys, objects,
+images, crons): the common columns, and a row added when the resource is created, removed
+when it is deleted, and detached when its namespace is deleted (it stays with its owner).
+
+A resource's module declares only what is its own: its columns, the values of them in its
+`Created` event, and handlers for its other events. Its queries are in resources.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+from eventsourcing.dispatch import singledispatchmethod
+from eventsourcing.persistence import Tracking
+from eventsourcing.projection import Projection
+from eventsourcing.utils import get_topic
+
+from domain.namespaces import Namespace
+from projections.base import ReadModel
+
+# Columns every resource table starts with.
+COMMON_COLUMNS = (
+    "id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, user_id bigint NOT NULL, "
+    "author_id bigint NOT NULL, namespace_id bigint, "
+)
+
+
+def resource_table(name: str, columns: str) -> dict[str, str]:
+    """The `tables` of a resource read model: the common columns, then `columns`."""
+    return {name: f"({COMMON_COLUMNS}{columns})"}
+
+
+def resource_indexes(table: str) -> dict[str, tuple[str, str, str]]:
+    return {
+        f"{table}_aggregate_idx": (table, "UNIQUE", "(aggregate_id)"),
+        f"{table}_user_idx": (table, "", "(user_id)"),
+        f"{table}_namespace_idx": (table, "", "(namespace_id)"),
+    }
+
+
+class ResourceTables(ReadModel):
+    """A resource read model's intent layer; its table is named after the read model."""
+
+    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        self._insert(tracking, self.projection_name, row)
+
+    def update(self, aggregate_id: Any, values: Mapping[str, Any], tracking: Tracking) -> None:
+        """Set these columns of the resource's row."""
+        self._update(tracking, self.projection_name, values, aggregate_id=aggregate_id)
+
+    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
+        self._delete(tracking, self.projection_name, aggregate_id=aggregate_id)
+
+    def detach_namespace(self, namespace_id: int, tracking: Tracking) -> None:
+        """The resources of a deleted namespace stay with their owners, in no namespace."""
+        table = self.projection_name
+        self._update(tracking, table, {"namespace_id": None}, namespace_id=namespace_id)
+
+
+T = TypeVar("T", bound=ResourceTables)
+
+
+def resource_topics(aggregate: Any, *own: type[Any]) -> tuple[str, ...]:
+    """The topics of a resource projection: `aggregate`'s Created and Deleted events, a
+    namespace's deletion, and the resource's `own` other events."""
+    events = (aggregate.Created, *own, aggregate.Deleted, Namespace.Deleted)
+    return tuple(get_topic(cls) for cls in events)
+
+
+class ResourceProjection(Projection[T], Generic[T]):
+    """Handles a resource's creation and deletion and its namespace's deletion.
+
+    A subclass sets `process_event = ResourceProjection.dispatch(TheAggregate)`, registers
+    handlers of its own events on it, and returns its own columns from `columns`.
+    """
+
+    @staticmethod
+    def dispatch(aggregate: Any) -> singledispatchmethod[None]:
+        """A dispatcher of the common handlers for `aggregate`'s events, of its own for
+        each projection class (registrations on one are not seen by another)."""
+        handlers = singledispatchmethod(ResourceProjection.untracked)
+        handlers.register(aggregate.Created, ResourceProjection.created)
+        handlers.register(aggregate.Deleted, ResourceProjection.deleted)
+        handlers.register(Namespace.Deleted, ResourceProjection.namespace_deleted)
+        return handlers
+
+    def columns(self, event: Any) -> dict[str, Any]:
+        """The resource's own columns, from its `Created` event."""
+        raise NotImplementedError
+
+    def untracked(self, domain_event: Any, tracking: Tracking) -> None:
+        """Any other event: only its tracking is recorded."""
+        self.view.insert_tracking(tracking)
+
+    def created(self, event: Any, tracking: Tracking) -> None:
+        common = {
+            "id": event.public_id,
+            "aggregate_id": event.originator_id,
+            "user_id": event.owner_id,
+            "author_id": event.author_id,
+            "namespace_id": event.namespace_id,
+            "created_at": event.timestamp,
+        }
+        self.view.add({**common, **self.columns(event)}, tracking)
+
+    def deleted(self, event: Any, tracking: Tracking) -> None:
+        self.view.remove(event.originator_id, tracking)
+
+    def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
+        self.view.detach_namespace(event.public_id, tracking)
