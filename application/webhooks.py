@@ -14,6 +14,7 @@ next webhook that claims the URL, in the same save.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypedDict
 
 from eventsourcing.domain import Aggregate
 
@@ -47,8 +48,7 @@ class WebhookFields:
     events: list[str] | None = None
 
 
-@dataclass(frozen=True)
-class WebhookState:
+class WebhookState(TypedDict):
     """A webhook's fields after a request, before they are recorded."""
 
     payload_url: str
@@ -83,17 +83,13 @@ class WebhookCases(NamespaceCases):
         if not self.root_of(ns).can_write(caller_id):
             raise NamespacePermissionError()
         webhook_id = self.ids.next_id("webhook")
-        index = self._claim_url(state.payload_url, webhook_id, origin)
+        index = self._claim_url(state["payload_url"], webhook_id, origin)
         hook = Webhook(
             public_id=webhook_id,
             namespace_id=ns.public_id,
             user_id=ns.owner_id,
             author_id=caller_id,
-            payload_url=state.payload_url,
-            ssl=state.ssl,
-            active=state.active,
-            events=state.events,
-            secret=state.secret,
+            **state,
             origin=origin,
         )
         return Outcome(webhook_id, self.save(hook, index))
@@ -116,17 +112,10 @@ class WebhookCases(NamespaceCases):
         state = self._merged(hook, fields)
         self._validate(state, fields.events or [], webhook_id)
         changed: list[Aggregate] = [hook]
-        if state.payload_url != hook.payload_url:
-            changed.append(self._claim_url(state.payload_url, webhook_id, origin))
+        if state["payload_url"] != hook.payload_url:
+            changed.append(self._claim_url(state["payload_url"], webhook_id, origin))
             changed += self._release_url(hook.payload_url, webhook_id, origin)
-        hook.update(
-            payload_url=state.payload_url,
-            ssl=state.ssl,
-            active=state.active,
-            events=state.events,
-            secret=state.secret,
-            origin=origin,
-        )
+        hook.update(**state, origin=origin)
         return Outcome(webhook_id, self.save(*changed))
 
     @command
@@ -181,8 +170,8 @@ class WebhookCases(NamespaceCases):
     def _validate(self, state: WebhookState, names: list[str], webhook_id: int | None) -> None:
         """Raise every failed rule together; a URL is taken only by another live webhook."""
         errors = Errors()
-        errors.extend("payload_url", payload_url_errors(state.payload_url, state.ssl))
-        if "payload_url" not in errors.fields and self._url_holder(state.payload_url) not in (
+        errors.extend("payload_url", payload_url_errors(state["payload_url"], state["ssl"]))
+        if "payload_url" not in errors.fields and self._url_holder(state["payload_url"]) not in (
             None,
             webhook_id,
         ):
