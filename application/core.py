@@ -136,10 +136,6 @@ class CoreApplication(Application[UUID]):
             raise ValidationError(pending)
         return super().save(*objs, **kwargs)
 
-    def run(self, attempt: Callable[[], Outcome[T]], attempts: int = MAX_ATTEMPTS) -> Outcome[T]:
-        """Run a closure as a command (see `retried`); prefer the `command` decorator."""
-        return retried(attempt, attempts)
-
     def get(self, aggregate_id: UUID, cls: type[T], what: str) -> T:
         """The live aggregate; NotFoundError(what) when it was never saved, is of another
         type, or was deleted."""

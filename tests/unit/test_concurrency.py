@@ -1,4 +1,4 @@
-"""Concurrent writers: a stale copy fails to save, and `run` retries against the state that won."""
+"""Concurrent writers: a stale copy fails to save, and a command runs again on what won."""
 
 from __future__ import annotations
 
