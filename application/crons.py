@@ -26,7 +26,7 @@ from domain.schedules import DEFAULT_SCHEDULE, DEFAULT_TIMEZONE, next_run
 
 log = logging.getLogger("marid.cron")
 SCHEDULER_ORIGIN = Origin.system("scheduler")
-CRONS = ResourceKind("cron", Cron)
+CRONS = ResourceKind(Cron)
 
 
 def cron_tag(name: str) -> str:

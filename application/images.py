@@ -20,7 +20,7 @@ from domain.images import (
 from domain.origin import Origin
 
 DOWNLOADER = Origin.system("downloader")
-IMAGES = ResourceKind("image", Image)
+IMAGES = ResourceKind(Image)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from domain.origin import Origin
 
 NAME_FIXED = "Name cannot be changed"
 NAMESPACE_FIXED = "Namespace cannot be changed"
-KEYS = ResourceKind("key", SshKey)
+KEYS = ResourceKind(SshKey)
 
 
 class KeyCases(ResourceCases):

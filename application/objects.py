@@ -12,7 +12,7 @@ from domain.errors import Errors
 from domain.objects import Object, validate_name, validate_object
 from domain.origin import Origin
 
-OBJECTS = ResourceKind("object", Object)
+OBJECTS = ResourceKind(Object)
 
 
 @dataclass(frozen=True)

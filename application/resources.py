@@ -8,49 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypedDict, TypeVar
+from typing import Generic, TypedDict, TypeVar
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, MutableAggregateProtocol
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
 
 from application.namespaces import NamespaceCases
 from domain.errors import Errors, NamespacePermissionError, NotFoundError, ValidationError
-from domain.identity import aggregate_id
 from domain.index import Index, KeyTakenError
 from domain.namespace_ref import NamespaceRef, NamespaceRefError
 from domain.origin import Origin
-from domain.resources import uniqueness_scope
+from domain.resources import NamespacedResource, uniqueness_scope
 
-
-class ResourceShape(MutableAggregateProtocol[UUID], Protocol):
-    """What the shared steps use of a resource's aggregate (`domain.resources`)."""
-
-    @property
-    def public_id(self) -> int: ...
-
-    @property
-    def owner_id(self) -> int: ...
-
-    @property
-    def namespace_id(self) -> int | None: ...
-
-    @property
-    def deleted(self) -> bool: ...
-
-    def delete(self, origin: Origin) -> None: ...
-
-
-R = TypeVar("R", bound=ResourceShape)
+R = TypeVar("R", bound=NamespacedResource)
 
 
 @dataclass(frozen=True)
 class ResourceKind(Generic[R]):
     """A kind of namespaced resource, as the shared steps need to know it."""
 
-    name: str  # in its ids, its index's kind and its not-found error: "variable"
     cls: type[R]
     unique_field: str = "name"  # the field unique in a namespace (a variable's `key`)
+
+    @property
+    def name(self) -> str:
+        """Its kind, as in its ids, its index's kind and its not-found error: "variable"."""
+        return self.cls.KIND
 
     def unique_name(self, resource: R) -> str:
         return str(getattr(resource, self.unique_field))
@@ -77,7 +61,7 @@ class Placement:
     pending: list[Aggregate] = field(default_factory=list)
 
     @classmethod
-    def of(cls, resource: ResourceShape) -> Placement:
+    def of(cls, resource: NamespacedResource) -> Placement:
         """Where an existing resource is."""
         return cls(resource.owner_id, resource.namespace_id)
 
@@ -223,7 +207,7 @@ class ResourceCases(NamespaceCases):
 
     def live(self, kind: ResourceKind[R], resource_id: int) -> R:
         """A resource that is not deleted, or NotFoundError."""
-        return self.get(aggregate_id(kind.name, resource_id), kind.cls, kind.name)
+        return self.get(kind.cls.create_id(resource_id), kind.cls, kind.name)
 
     def writable(self, kind: ResourceKind[R], resource_id: int, caller_id: int) -> R:
         """A live resource the caller may change, or NotFoundError (see `require_write`)."""

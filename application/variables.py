@@ -8,7 +8,7 @@ from domain.errors import Errors
 from domain.origin import Origin
 from domain.variables import Variable, validate_variable
 
-VARIABLES = ResourceKind("variable", Variable, unique_field="key")
+VARIABLES = ResourceKind(Variable, unique_field="key")
 
 
 class VariableCases(ResourceCases):
