@@ -231,10 +231,11 @@ def test_a_counter_loaded_from_a_snapshot_still_refuses_a_stale_copy(
     strict=True,
     raises=(TypeError, AssertionError),
     reason=(
-        "domain/builds.py: Build.tags is a set (the JSON transcoder refuses it) and "
-        "Build.job_statuses is keyed by int job ids (JSON turns the keys into str); "
-        "the build's snapshot needs a state of JSON types, or a Build.Snapshot that "
-        "converts them. When this passes, add Build to snapshotting_intervals and SHAPES."
+        "domain/builds.py: Build.tags is a set (the JSON transcoder refuses it), "
+        "Build.job_statuses is keyed by int job ids (JSON makes them str) and status "
+        "values are BuildStatus (they come back as str): the build's state needs JSON "
+        "types, or a nested Build.Snapshot whose take() and mutate() convert them. When "
+        "this passes, add Build to snapshotting_intervals (application/app.py) and SHAPES."
     ),
 )
 def test_a_build_snapshot_loads_as_replayed(app: MaridApplication) -> None:
