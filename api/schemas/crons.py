@@ -16,13 +16,8 @@ class CronCreate(msgspec.Struct):
     manifest: str | None = None
 
 
-class CronUpdate(Patch):
+class CronUpdate(CronCreate, Patch):
     """Any of the fields; absent or empty ones keep their current values."""
-
-    name: str | None = None
-    schedule: str | None = None
-    timezone: str | None = None
-    manifest: str | None = None
 
 
 class CronOut(msgspec.Struct):

@@ -16,13 +16,8 @@ class KeyCreate(msgspec.Struct):
     namespace: str | None = None
 
 
-class KeyUpdate(Patch):
+class KeyUpdate(KeyCreate, Patch):
     """Only `config` changes; `name`, `key` and `namespace` are accepted unchanged."""
-
-    name: str | None = None
-    key: str | None = None
-    config: str | None = None
-    namespace: str | None = None
 
 
 class KeyOut(msgspec.Struct):

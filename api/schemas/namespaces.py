@@ -17,13 +17,8 @@ class NamespaceCreate(msgspec.Struct):
     visibility: str | None = None
 
 
-class NamespaceUpdate(Patch):
+class NamespaceUpdate(NamespaceCreate, Patch):
     """Only the fields sent change; `name` and `parent` are accepted only unchanged."""
-
-    name: str | None = None
-    parent: str | None = None
-    description: str | None = None
-    visibility: str | None = None
 
 
 class NamespaceOut(msgspec.Struct):
