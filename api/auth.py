@@ -11,14 +11,17 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers import BaseRouteHandler
 
+from domain.origin import Origin
 from domain.scopes import Scopes
-from infrastructure.bootstrap import Marid
 from infrastructure.tokens import hash_token
 from projections.rows import UserRow
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 INVALID_TOKEN_HEADERS = UNAUTHORIZED_HEADERS  # CONTRACT: 401 carries `WWW-Authenticate: Bearer`
+CALLER_DEPENDENCIES = frozenset({"caller", "actor"})
+# `opt` keys of guards that find what a route addresses, as the caller may see it.
+FINDERS = frozenset({"namespace", "resource", "build"})
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,14 @@ class Caller:
         return user
 
 
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user a write acts for, and the origin its events record."""
+
+    id: int
+    origin: Origin
+
+
 def scope_error(resource: str, permission: str) -> PermissionDeniedException:
     scope = f"{resource}:{permission}"
     return PermissionDeniedException(
@@ -62,13 +73,14 @@ async def authenticate(
 ) -> None:
     """Guard: authenticate before the body is read, so that 401 comes before 400.
 
-    Only handlers that ask for the `caller` are guarded. Writes need a token; a read
+    Only handlers that ask for the `caller` (or `actor`), or whose guards need it (`opt` naming a
+    namespace, resource or build to find), are guarded. Writes need a token; a read
     without one is anonymous. A handler may declare its scope as `opt={"scope": "r:p"}`
     to have it checked here too, so that 403 also comes before 400. The caller is kept
     in the scope for `provide_caller`.
     """
-    needs = ("caller" in handler.parsed_fn_signature.parameters) or handler.opt.get("namespace")
-    if not needs:
+    asks = CALLER_DEPENDENCIES & handler.parsed_fn_signature.parameters.keys()
+    if not asks and not FINDERS & handler.opt.keys():
         return
     caller = await anyio.to_thread.run_sync(identify, connection)  # a database lookup
     if caller.user is None and connection.scope.get("method") not in SAFE_METHODS:
@@ -94,7 +106,7 @@ def identify(connection: ASGIConnection[Any, Any, Any, Any]) -> Caller:
     scheme, _, token = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)
-    marid: Marid = connection.app.state.marid
+    marid = connection.app.state.marid
     found = marid.users.authenticate(hash_token(token.strip()), marid.clock())
     if found is None:
         raise NotAuthorizedException("Unauthorized", headers=INVALID_TOKEN_HEADERS)

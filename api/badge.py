@@ -11,11 +11,12 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from litestar import Controller, Response, get
-from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from api.access import decode_path
-from infrastructure.bootstrap import Marid
+from api.deps import Injected
+from projections.builds import BuildQueries
+from projections.namespace_queries import NamespaceQueries
 
 SVG = "image/svg+xml"
 LABEL = "build"
@@ -54,12 +55,14 @@ def badge_svg(text: str, colour: str) -> str:
     )
 
 
-def latest_status(marid: Marid, username: str, path: str) -> str | None:
+def latest_status(
+    namespaces: NamespaceQueries, builds: BuildQueries, username: str, path: str
+) -> str | None:
     """The latest build's status in a public namespace; None for anything else."""
-    ns = marid.namespaces.get(username, decode_path(path))
+    ns = namespaces.get(username, decode_path(path))
     if ns is None or ns.visibility != "public":
         return None
-    build = marid.builds.latest_in_namespace(ns.id)
+    build = builds.latest_in_namespace(ns.id)
     return None if build is None else build.status
 
 
@@ -73,9 +76,13 @@ class BadgeController(Controller):
         media_type=SVG,
     )
     def badge(
-        self, user: FromPath[str], path: FromPath[str], marid: NamedDependency[Marid]
+        self,
+        user: FromPath[str],
+        path: FromPath[str],
+        namespaces: Injected[NamespaceQueries],
+        builds: Injected[BuildQueries],
     ) -> Response[Any]:
-        status = latest_status(marid, user, path)
+        status = latest_status(namespaces, builds, user, path)
         text, colour = BADGES.get(status or "", UNKNOWN)
         return Response(
             badge_svg(text, colour), media_type=SVG, headers={"Cache-Control": "no-cache"}

@@ -10,6 +10,7 @@ ended. Database reads run in worker threads; the event loop only waits.
 
 from __future__ import annotations
 
+import functools
 import mimetypes
 import time
 from collections.abc import AsyncIterator
@@ -23,11 +24,13 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 from litestar.response.sse import ServerSentEventMessage
 
-from api.uploads import blob_response, byte_range
+from api.blob_responses import blob_response, byte_range
+from application.ports import BlobStore
 from domain.builds import FINISHED
 from domain.objects import BINARY, sniff_type
-from infrastructure.bootstrap import Marid
+from infrastructure.build_logs import BuildLogs
 from projections.build_rows import ArtifactRow
+from projections.builds import BuildQueries
 
 Req = Request[Any, Any, Any]
 
@@ -62,21 +65,26 @@ def text_response(text: str, range_header: str | None) -> Response[bytes]:
     return Response(data[start : end + 1], media_type=TEXT, status_code=206, headers=headers)
 
 
-def event_stream(marid: Marid, build_id: int, job_id: int, after: int) -> Stream:
+def event_stream(
+    builds: BuildQueries, logs: BuildLogs, build_id: int, job_id: int, after: int
+) -> Stream:
     return Stream(
-        _events(marid, build_id, job_id, after),
+        _events(builds, logs, build_id, job_id, after),
         media_type=EVENT_STREAM,
         headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
     )
 
 
-async def _events(marid: Marid, build_id: int, job_id: int, after: int) -> AsyncIterator[bytes]:
+async def _events(
+    builds: BuildQueries, logs: BuildLogs, build_id: int, job_id: int, after: int
+) -> AsyncIterator[bytes]:
     """Chunks after `after`, then new ones as they come, then `end` once the job has ended."""
-    with marid.build_logs.subscribe(build_id) as subscription:
+    read = functools.partial(_read, builds, logs, build_id, job_id)
+    with logs.subscribe(build_id) as subscription:
         quiet_since = time.monotonic()
         while True:
             subscription.clear()  # before reading: a change during the read wakes the wait
-            status, chunks = await anyio.to_thread.run_sync(_read, marid, build_id, job_id, after)
+            status, chunks = await anyio.to_thread.run_sync(read, after)
             for seq, data in chunks:
                 yield ServerSentEventMessage(data=data, id=seq).encode()
                 after = seq
@@ -96,18 +104,18 @@ async def _events(marid: Marid, build_id: int, job_id: int, after: int) -> Async
 
 
 def _read(
-    marid: Marid, build_id: int, job_id: int, after: int
+    builds: BuildQueries, logs: BuildLogs, build_id: int, job_id: int, after: int
 ) -> tuple[str | None, list[tuple[int, str]]]:
     """The job's status, then its chunks after `after`: reading the status first guarantees
     that every chunk written before the job ended is among the chunks read after it."""
-    status = marid.builds.job_status(job_id)
-    return status, marid.build_logs.chunks(build_id, job_id, after, limit=BATCH)
+    status = builds.job_status(job_id)
+    return status, logs.chunks(build_id, job_id, after, limit=BATCH)
 
 
 # --- artifacts ---------------------------------------------------------------------------
 
 
-def artifact_response(marid: Marid, row: ArtifactRow, request: Req) -> Response[Any]:
+def artifact_response(blobs: BlobStore, row: ArtifactRow, request: Req) -> Response[Any]:
     """The artifact's file once collected: ranges, `Last-Modified`, `If-Modified-Since`."""
     if row.size is None or row.deleted_at is not None:
         raise NotFoundException()
@@ -118,19 +126,19 @@ def artifact_response(marid: Marid, row: ArtifactRow, request: Req) -> Response[
         return Response(b"", status_code=304, headers=headers)
     key = row.blob_key
     response = blob_response(
-        marid.blobs, key, _media_type(marid, row.name, key), request.headers.get("range")
+        blobs, key, _media_type(blobs, row.name, key), request.headers.get("range")
     )
     response.headers.update(headers)
     return response
 
 
-def _media_type(marid: Marid, name: str, key: str) -> str:
+def _media_type(blobs: BlobStore, name: str, key: str) -> str:
     """By the name's extension, else sniffed from the first bytes."""
     guessed = mimetypes.guess_type(name)[0]
     if guessed:
         return guessed
     try:
-        with marid.blobs.open(key) as handle:
+        with blobs.open(key) as handle:
             return sniff_type(handle.read(512))
     except FileNotFoundError:
         return BINARY  # gone: blob_response answers 404

@@ -7,15 +7,18 @@ for `MARID_METRICS_TOKEN` as a bearer token when it is set.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from litestar import Controller, Request, Response, get
-from litestar.di import NamedDependency, Provide
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import NotAuthorizedException
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.auth import UNAUTHORIZED_HEADERS
-from infrastructure.bootstrap import Marid
+from api.deps import Injected
 from infrastructure.health import unready_reasons
 from infrastructure.settings import Settings
 
@@ -39,14 +42,25 @@ class Operations:
             raise NotAuthorizedException("Unauthorized", headers=UNAUTHORIZED_HEADERS)
 
 
+# Why this process should not take traffic (empty: ready), given the largest lag allowed.
+Readiness = Callable[[int], list[str]]
+
+
 def provide_operations(request: Request[Any, Any, Any]) -> Operations:
     operations: Operations = request.app.state.operations
     return operations
 
 
+def provide_readiness(state: State) -> Readiness:
+    return partial(unready_reasons, state.marid)
+
+
 class OperationsController(Controller):
     tags = ["operations"]
-    dependencies = {"operations": Provide(provide_operations, sync_to_thread=False)}
+    dependencies = {
+        "operations": Provide(provide_operations, sync_to_thread=False),
+        "readiness": Provide(provide_readiness, sync_to_thread=False),
+    }
 
     @get("/healthz", sync_to_thread=False, summary="Liveness: 200 while the process serves")
     def healthz(self) -> dict[str, str]:
@@ -58,9 +72,9 @@ class OperationsController(Controller):
         summary="Readiness: PostgreSQL answers and every read model is caught up (else 503)",
     )
     def readyz(
-        self, marid: NamedDependency[Marid], operations: NamedDependency[Operations]
+        self, readiness: Injected[Readiness], operations: Injected[Operations]
     ) -> Response[dict[str, Any]]:
-        reasons = unready_reasons(marid, operations.settings.ready_max_lag)
+        reasons = readiness(operations.settings.ready_max_lag)
         if reasons:
             return Response({"status": "unready", "reasons": reasons}, status_code=503)
         return Response({"status": "ready"}, status_code=200)
@@ -71,7 +85,7 @@ class OperationsController(Controller):
         summary="Prometheus metrics (text format); MARID_METRICS_TOKEN as bearer when set",
     )
     def metrics(
-        self, request: Request[Any, Any, Any], operations: NamedDependency[Operations]
+        self, request: Request[Any, Any, Any], operations: Injected[Operations]
     ) -> Response[bytes]:
         operations.check_metrics_token(request.headers.get("authorization"))
         return Response(generate_latest(operations.registry), media_type=CONTENT_TYPE_LATEST)

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
-from litestar import Request
+from litestar import Request, Response
 
+from api.render import api_base
 from projections.rows import Page
+
+R = TypeVar("R")
+Out = TypeVar("Out")
+Fetch = Callable[[int, int], tuple[list[R], Page]]
 
 PER_PAGE = 25
 MAX_PER_PAGE = 100
@@ -46,3 +52,12 @@ def headers(request: Request[Any, Any, Any], page: Page) -> dict[str, str]:
         link(page.last, "last"),
     ]
     return {"Link": ", ".join(links), "X-Total-Count": str(page.total)}
+
+
+def paged(
+    request: Request[Any, Any, Any], fetch: Fetch[R], render: Callable[[str, R], Out]
+) -> Response[list[Out]]:
+    """The requested page of rows (`fetch(page, per_page)`), rendered, with paging headers."""
+    rows, at = fetch(*requested(request))
+    base = api_base(request)
+    return Response([render(base, row) for row in rows], headers=headers(request, at))

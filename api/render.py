@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+import msgspec
 from litestar import Request
 from litestar.exceptions import NotFoundException
 
 from api.schemas.namespaces import NamespaceOut
 from api.schemas.users import UserOut
 from domain.origin import Origin
-from infrastructure.bootstrap import Marid
 from projections.rows import NamespaceRow, UserRow
 
 R = TypeVar("R")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
 def iso(value: datetime | None) -> str | None:
@@ -26,16 +29,38 @@ def iso(value: datetime | None) -> str | None:
 
 def api_base(request: Request[Any, Any, Any]) -> str:
     """The public API base: MARID_API_URL, else the request's own base URL plus /api."""
-    marid: Marid = request.app.state.marid
-    if marid.settings.api_url:
-        return marid.settings.api_url
-    return str(request.base_url).rstrip("/") + "/api"
+    api_url: str | None = request.app.state.marid.settings.api_url
+    return api_url or str(request.base_url).rstrip("/") + "/api"
+
+
+def struct_of(struct: type[S], source: Callable[[str], Any], **given: Any) -> S:
+    """A `struct` with the fields `given`, each other field read from `source` by its name
+    (a datetime as RFC 3339): for shapes whose fields are mostly their row's."""
+    values = {}
+    for name in struct.__struct_fields__:
+        value = given[name] if name in given else source(name)
+        values[name] = iso(value) if isinstance(value, datetime) else value
+    return struct(**values)
+
+
+def copied(struct: type[S], row: object, **given: Any) -> S:
+    """A `struct` with the fields `given`, the others copied from `row`'s attributes."""
+    return struct_of(struct, lambda name: getattr(row, name), **given)
+
+
+def links(struct: type[msgspec.Struct], url: str) -> dict[str, str]:
+    """The `<name>_url` fields of `struct`: `<url>/<name>` each."""
+    return {field: f"{url}/{name}" for field, name in _link_fields(struct)}
+
+
+@functools.cache
+def _link_fields(struct: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    fields = struct.__struct_fields__
+    return tuple((f, f.removesuffix("_url")) for f in fields if f.endswith("_url"))
 
 
 def user_out(user: UserRow) -> UserOut:
-    return UserOut(
-        id=user.id, username=user.username, email=user.email, created_at=iso(user.created_at)
-    )
+    return copied(UserOut, user)
 
 
 def namespace_url(base: str, ns: NamespaceRow) -> str:
@@ -43,27 +68,13 @@ def namespace_url(base: str, ns: NamespaceRow) -> str:
 
 
 def namespace_out(base: str, ns: NamespaceRow, build: dict[str, Any] | None = None) -> NamespaceOut:
+    """A namespace, with the URLs of its lists (`<url>/-/builds`, ...)."""
     url = namespace_url(base, ns)
-    return NamespaceOut(
-        id=ns.id,
-        user_id=ns.user_id,
-        root_id=ns.root_id,
-        parent_id=ns.parent_id,
-        name=ns.name,
-        path=ns.path,
-        description=ns.description,
-        visibility=ns.visibility,
-        created_at=iso(ns.created_at),
+    return copied(
+        NamespaceOut,
+        ns,
         url=url,
-        builds_url=f"{url}/-/builds",
-        namespaces_url=f"{url}/-/namespaces",
-        images_url=f"{url}/-/images",
-        objects_url=f"{url}/-/objects",
-        variables_url=f"{url}/-/variables",
-        keys_url=f"{url}/-/keys",
-        invites_url=f"{url}/-/invites",
-        collaborators_url=f"{url}/-/collaborators",
-        webhooks_url=f"{url}/-/webhooks",
+        **links(NamespaceOut, f"{url}/-"),
         user=user_out(ns.user),
         build=build,
         parent=namespace_out(base, ns.parent) if ns.parent is not None else None,
@@ -75,8 +86,9 @@ def origin(request: Request[Any, Any, Any], user_id: int) -> Origin:
     return Origin.user(user_id, request.scope.get("state", {}).get("request_id"))
 
 
-def settled(row: R | None) -> R:
-    """The row a write just settled; 404 if the read model did not catch up within the bound."""
+def found(row: R | None) -> R:
+    """The row, or 404 when there is none (after a write: deleted meanwhile, the read
+    models having been settled)."""
     if row is None:
         raise NotFoundException()
     return row

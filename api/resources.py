@@ -1,85 +1,66 @@
-"""Access to namespaced resources addressed by id, in the CONTRACT's order of checks."""
+"""What the controllers of namespaced resources (variables, keys, objects, images, crons)
+share: their lists, and the fields every one of their JSON shapes has.
+
+Finding one resource by id, as the caller may see it, is `api.access.resource_guard`'s.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Generic, TypeVar
 
-import anyio
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotFoundException
-from litestar.handlers import BaseRouteHandler
+import msgspec
+from litestar import Request, Response
 
-from api.auth import Caller, scope_error
-from api.render import iso, namespace_out, user_out
-from application.access import can_read_namespace
-from infrastructure.bootstrap import Marid
-from projections.resources import ResourceRow
+from api import paging
+from api.auth import Caller
+from api.render import api_base, found, namespace_out, struct_of, user_out
+from projections.resources import ResourceQueries, ResourceRow
+from projections.rows import NamespaceRow
 
-
-def readable_resource(
-    marid: Marid, caller: Caller, row: ResourceRow | None, resource: str, *, read_scope: bool = True
-) -> ResourceRow:
-    """The resource if the caller may read it; else 403 (scope) or 404 (never revealing it).
-
-    In a public namespace anyone may read it without a token. Without a namespace only its
-    owner may. Otherwise the namespace's read rules apply, plus `<resource>:read`.
-    """
-    public = row is not None and row.namespace is not None and row.namespace.visibility == "public"
-    if read_scope and caller.user is not None and not public and not caller.can(resource, "read"):
-        raise scope_error(resource, "read")
-    if row is None:
-        raise NotFoundException()
-    if row.namespace is None:
-        if caller.id != row.user_id:
-            raise NotFoundException()
-        return row
-    ns = row.namespace
-    collaborators = [] if public else marid.namespaces.collaborator_ids(ns.root_id)
-    if not can_read_namespace(ns.visibility, ns.user_id, collaborators, caller.id):
-        raise NotFoundException()
-    return row
+Req = Request[Any, Any, Any]
+Out = TypeVar("Out")
+S = TypeVar("S", bound=msgspec.Struct)
 
 
-def common_fields(base: str, row: ResourceRow, url: str) -> dict[str, object]:
-    """The fields every namespaced resource's JSON has."""
-    f = row.fields
-    return {
-        "id": f["id"],
-        "author_id": f["author_id"],
-        "user_id": f["user_id"],
-        "namespace_id": f["namespace_id"],
-        "created_at": iso(f.get("created_at")),
-        "url": url,
-        "author": user_out(row.author),
-        "user": user_out(row.user),
-        "namespace": namespace_out(base, row.namespace) if row.namespace is not None else None,
-    }
-
-
-# resource kind -> (query attribute of Marid, path parameter of its id)
-ADDRESSED = {
-    "variable": ("variables", "variable_id"),
-    "key": ("keys", "key_id"),
-    "object": ("objects", "object_id"),
-    "image": ("images", "image_id"),
-    "cron": ("crons", "cron_id"),
-}
-
-
-async def resource_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """Guard of write routes on one resource (`opt={"resource": "key"}`): 404 for a caller
-    who cannot see it, before the body is read, so that it comes before any 400 about it.
-    """
-    kind = handler.opt.get("resource")
-    if kind is None:
-        return
-    attribute, parameter = ADDRESSED[kind]
-    caller: Caller = connection.scope["state"]["caller"]
-    marid: Marid = connection.app.state.marid
-    resource_id = int(connection.path_params[parameter])
-    queries = getattr(marid, attribute)
-    await anyio.to_thread.run_sync(
-        lambda: readable_resource(marid, caller, queries.get(resource_id), kind, read_scope=False)
+def resource_out(struct: type[S], base: str, row: ResourceRow, path: str, **own: Any) -> S:
+    """A resource's JSON: the fields every resource has (`url` is `<base>/<path>/<id>`),
+    its own fields as `own` gives them, the others copied from its row's columns."""
+    return struct_of(
+        struct,
+        row.fields.__getitem__,
+        url=f"{base}/{path}/{row.id}",
+        author=user_out(row.author),
+        user=user_out(row.user),
+        namespace=namespace_out(base, row.namespace) if row.namespace is not None else None,
+        **own,
     )
+
+
+@dataclass(frozen=True)
+class Namespaced(Generic[Out]):
+    """One kind of namespaced resource as the API lists and renders it."""
+
+    kind: str  # as in its scopes: `variable` for `variable:read`
+    render: Callable[[str, ResourceRow], Out]
+
+    def visible(
+        self, request: Req, caller: Caller, queries: ResourceQueries
+    ) -> Response[list[Out]]:
+        """`GET /api/<kind>s`: what the caller owns or may see through a namespace tree."""
+        user = caller.require(self.kind, "read")
+        fetch = partial(queries.visible, user.id, request.query_params.get("search"))
+        return paging.paged(request, fetch, self.render)
+
+    def in_namespace(
+        self, request: Req, ns: NamespaceRow, queries: ResourceQueries
+    ) -> Response[list[Out]]:
+        """`GET /api/n/{user}/{path}/-/<kind>s`, the namespace being readable."""
+        fetch = partial(queries.in_namespace, ns.id, request.query_params.get("search"))
+        return paging.paged(request, fetch, self.render)
+
+    def one(self, request: Req, row: ResourceRow | None) -> Out:
+        """The resource a write settled (404 if it was deleted meanwhile)."""
+        return self.render(api_base(request), found(row))

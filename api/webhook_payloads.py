@@ -14,13 +14,13 @@ from typing import Any
 
 import msgspec
 
-from api.controllers.builds import build_out
 from api.controllers.crons import cron_out
 from api.controllers.images import image_out
 from api.controllers.keys import key_out
 from api.controllers.objects import object_out
 from api.controllers.variables import variable_out
 from api.render import namespace_out, user_out
+from api.render_builds import build_out
 from infrastructure.bootstrap import Marid
 from projections.resources import ResourceQueries, ResourceRow
 

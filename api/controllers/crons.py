@@ -5,41 +5,37 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from api import paging
-from api.access import namespace_guard
-from api.auth import Caller, scope_error
-from api.controllers.builds import build_filters, listed
-from api.render import api_base, iso, origin, settled
-from api.resources import common_fields, readable_resource, resource_guard
+from api.access import namespace_guard, resource_guard
+from api.auth import Actor, Caller
+from api.controllers.builds import resource_builds
+from api.deps import Injected, Settle
+from api.render import api_base
+from api.resources import Namespaced, resource_out
 from api.schemas.builds import BuildOut
 from api.schemas.crons import CronCreate, CronOut, CronUpdate
-from infrastructure.bootstrap import Marid
+from application.crons import CronCases
+from infrastructure.settings import Settings
+from projections.crons import CronBuildQueries, CronQueries
+from projections.namespace_queries import NamespaceQueries
 from projections.resources import ResourceRow
 
 Req = Request[Any, Any, Any]
 ONE = "/api/cron/{cron_id:int}"
+Schedule = tuple[str | None, str | None, str | None, str | None]
 
 
 def cron_out(base: str, row: ResourceRow) -> CronOut:
-    f = row.fields
-    return CronOut(
-        name=f["name"],
-        schedule=f["schedule"],
-        timezone=f["timezone"],
-        manifest=f["manifest"],
-        prev_run=iso(f["prev_run"]),
-        next_run=iso(f["next_run"]),
-        last_error=f["last_error"],
-        last_error_at=iso(f["last_error_at"]),
-        **common_fields(base, row, f"{base}/cron/{f['id']}"),  # type: ignore[arg-type]
-    )
+    return resource_out(CronOut, base, row, "cron")
 
 
-def settled_cron(marid: Marid, request: Req, cron_id: int) -> CronOut:
-    return cron_out(api_base(request), settled(marid.crons.get(cron_id)))
+CRONS = Namespaced("cron", cron_out)
+
+
+def schedule_of(data: CronCreate | CronUpdate) -> Schedule:
+    """What a create or update says: name, schedule, timezone, manifest."""
+    return data.name, data.schedule, data.timezone, data.manifest
 
 
 class CronController(Controller):
@@ -48,59 +44,41 @@ class CronController(Controller):
 
     @get("/api/cron", sync_to_thread=True, summary="Crons you can see")
     def list_crons(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], crons: Injected[CronQueries]
     ) -> Response[list[CronOut]]:
-        user = caller.require("cron", "read")
-        page, per_page = paging.requested(request)
-        rows, at = marid.crons.visible(user.id, request.query_params.get("search"), page, per_page)
-        base = api_base(request)
-        return Response([cron_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return CRONS.visible(request, caller, crons)
 
     @post("/api/cron", sync_to_thread=True, summary="Create a cron", opt={"scope": "cron:write"})
     def create_cron(
         self,
         request: Req,
         data: JSONBody[CronCreate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        cron_cases: Injected[CronCases],
+        settings: Injected[Settings],
+        settle: Injected[Settle],
+        crons: Injected[CronQueries],
     ) -> CronOut:
-        user = caller.signed_in()
-        outcome = marid.app.create_cron(
-            user.id,
-            data.name,
-            data.schedule,
-            data.timezone,
-            data.manifest,
-            marid.settings.drivers,
-            origin(request, user.id),
-        )
-        return settled_cron(marid, request, marid.settle(outcome))
+        drivers = settings.drivers
+        outcome = cron_cases.create_cron(actor.id, *schedule_of(data), drivers, actor.origin)
+        return CRONS.one(request, crons.get(settle(outcome)))
 
-    @get(ONE, sync_to_thread=True, summary="Get a cron")
-    def get_cron(
-        self,
-        request: Req,
-        cron_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-    ) -> CronOut:
-        row = readable_resource(marid, caller, marid.crons.get(cron_id), "cron")
-        return cron_out(api_base(request), row)
+    @get(ONE, sync_to_thread=True, summary="Get a cron", opt={"resource": "cron"})
+    def get_cron(self, request: Req, resource_row: Injected[ResourceRow]) -> CronOut:
+        return cron_out(api_base(request), resource_row)
 
     @get(ONE + "/builds", sync_to_thread=True, summary="The builds a cron created")
     def cron_builds(
         self,
         request: Req,
         cron_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        caller: Injected[Caller],
+        namespaces: Injected[NamespaceQueries],
+        crons: Injected[CronQueries],
+        cron_builds: Injected[CronBuildQueries],
     ) -> Response[list[BuildOut]]:
-        if caller.user is not None and not caller.can("build", "read"):
-            raise scope_error("build", "read")
-        readable_resource(marid, caller, marid.crons.get(cron_id), "cron")
-        page, per_page = paging.requested(request)
-        rows, at = marid.cron_builds.for_cron(cron_id, build_filters(request), page, per_page)
-        return listed(request, rows, at)
+        row = crons.get(cron_id)
+        return resource_builds(request, caller, namespaces, row, "cron", cron_builds.for_cron)
 
     @patch(
         ONE,
@@ -111,23 +89,19 @@ class CronController(Controller):
     def update_cron(
         self,
         request: Req,
-        cron_id: FromPath[int],
         data: JSONBody[CronUpdate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        cron_cases: Injected[CronCases],
+        settings: Injected[Settings],
+        settle: Injected[Settle],
+        crons: Injected[CronQueries],
     ) -> CronOut:
-        user = caller.signed_in()
-        outcome = marid.app.update_cron(
-            cron_id,
-            user.id,
-            data.name,
-            data.schedule,
-            data.timezone,
-            data.manifest,
-            marid.settings.drivers,
-            origin(request, user.id),
+        schedule, drivers = schedule_of(data), settings.drivers
+        outcome = cron_cases.update_cron(
+            resource_row.id, actor.id, *schedule, drivers, actor.origin
         )
-        return settled_cron(marid, request, marid.settle(outcome))
+        return CRONS.one(request, crons.get(settle(outcome)))
 
     @delete(
         ONE,
@@ -137,10 +111,9 @@ class CronController(Controller):
     )
     def delete_cron(
         self,
-        request: Req,
-        cron_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        cron_cases: Injected[CronCases],
+        settle: Injected[Settle],
     ) -> None:
-        user = caller.signed_in()
-        marid.settle(marid.app.delete_cron(cron_id, user.id, origin(request, user.id)))
+        settle(cron_cases.delete_cron(resource_row.id, actor.id, actor.origin))

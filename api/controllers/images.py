@@ -9,26 +9,27 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 
-from api import paging
-from api.access import namespace_guard
-from api.auth import Caller
-from api.render import api_base, iso, origin, settled
-from api.resources import common_fields, readable_resource, resource_guard
+from api.access import namespace_guard, resource_guard
+from api.auth import Actor, Caller
+from api.blob_responses import blob_response
+from api.deps import Injected, Settle
+from api.render import api_base, iso, struct_of
+from api.resources import Namespaced, resource_out
 from api.schemas.images import DownloadOut, ImageCreate, ImageOut
-from api.uploads import Upload, UploadStart, blob_response, discard_on_error, receive_upload
-from application.images import ImageContent
+from api.upload_body import Upload, UploadStart
+from api.uploads import discard_on_error, receive_upload
+from application.images import ImageCases, ImageContent
+from application.ports import BlobStore
 from domain.images import FileCheck, is_qcow2
-from domain.origin import Origin
-from infrastructure.bootstrap import Marid
+from infrastructure.settings import Settings
+from projections.images import ImageQueries
 from projections.resources import ResourceRow
 from projections.rows import NamespaceRow
 
@@ -39,23 +40,24 @@ DOWNLOAD_TYPES = (QEMU_DISK, "application/octet-stream")
 FIELDS = tuple(f.encode_name for f in msgspec.structs.fields(ImageCreate))
 
 
+class Downloads(Protocol):
+    """The image downloads (`infrastructure.downloads`), as creating an image uses them."""
+
+    def wake(self) -> None: ...
+
+
 def image_out(base: str, row: ResourceRow) -> ImageOut:
     f = row.fields
     download = None
     if f["download_source"] is not None:
-        download = DownloadOut(
-            source=f["download_source"],
-            error=f["download_error"],
-            created_at=iso(f["created_at"]),
-            started_at=iso(f["download_started_at"]),
-            finished_at=iso(f["download_finished_at"]),
+        # `download_<name>` columns; `created_at` is the image's own.
+        download = struct_of(
+            DownloadOut, lambda name: f[f"download_{name}"], created_at=iso(f["created_at"])
         )
-    return ImageOut(
-        driver=f["driver"],
-        name=f["name"],
-        download=download,
-        **common_fields(base, row, f"{base}/images/{f['id']}"),  # type: ignore[arg-type]
-    )
+    return resource_out(ImageOut, base, row, "images", download=download)
+
+
+IMAGES = Namespaced("image", image_out)
 
 
 def download_type(accept: str | None) -> str | None:
@@ -99,35 +101,20 @@ class ImageRequest:
         return ImageContent(url, self.check, self.upload.key, self.upload.blob)
 
 
-async def receive_image(request: Req, marid: Marid) -> ImageRequest:
+async def receive_image(request: Req, blobs: BlobStore, limit: int | None) -> ImageRequest:
     """Read a create request; a file that is not kept (not QCOW2, or a URL given instead)
     is deleted again."""
     try:
-        upload = await receive_upload(
-            request, marid.blobs, _begin, limit=marid.settings.image_max_size, json_fields=FIELDS
-        )
+        upload = await receive_upload(request, blobs, _begin, limit=limit, json_fields=FIELDS)
     except _NotQcow2Error as refused:
         return ImageRequest(Upload(refused.fields, None, b"", None, None), FileCheck.NOT_QCOW2)
     if upload.key is None:
         return ImageRequest(upload, FileCheck.MISSING)
     if upload.fields.get("download_url") or not is_qcow2(upload.head):
-        await anyio.to_thread.run_sync(marid.blobs.delete, upload.key)
+        await anyio.to_thread.run_sync(blobs.delete, upload.key)
         check = FileCheck.QCOW2 if is_qcow2(upload.head) else FileCheck.NOT_QCOW2
         return ImageRequest(Upload(upload.fields, None, upload.head, None, None), check)
     return ImageRequest(upload, FileCheck.QCOW2)
-
-
-def create_image(marid: Marid, user_id: int, received: ImageRequest, by: Origin) -> ResourceRow:
-    """Create the image (the stored file is deleted if that fails) and read it back."""
-    content = received.content()
-    with discard_on_error(marid.blobs, received.upload):
-        outcome = marid.app.create_image(
-            user_id, received.fields.get("name"), received.fields.get("namespace"), content, by
-        )
-    image_id = marid.settle(outcome)
-    if content.download_url:
-        marid.downloads.wake()
-    return settled(marid.images.get(image_id))
 
 
 class ImageController(Controller):
@@ -136,13 +123,9 @@ class ImageController(Controller):
 
     @get("/api/images", sync_to_thread=True, summary="Images you can see")
     def list_images(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], images: Injected[ImageQueries]
     ) -> Response[list[ImageOut]]:
-        user = caller.require("image", "read")
-        page, per_page = paging.requested(request)
-        rows, at = marid.images.visible(user.id, request.query_params.get("search"), page, per_page)
-        base = api_base(request)
-        return Response([image_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return IMAGES.visible(request, caller, images)
 
     @post(
         "/api/images",
@@ -151,35 +134,49 @@ class ImageController(Controller):
         request_max_body_size=None,  # the upload enforces the image size limit itself
     )
     async def create(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self,
+        request: Req,
+        actor: Injected[Actor],
+        image_cases: Injected[ImageCases],
+        settle: Injected[Settle],
+        images: Injected[ImageQueries],
+        blobs: Injected[BlobStore],
+        downloads: Injected[Downloads],
+        settings: Injected[Settings],
     ) -> ImageOut:
-        user = caller.signed_in()
-        received = await receive_image(request, marid)
-        by = origin(request, user.id)
-        row = await anyio.to_thread.run_sync(create_image, marid, user.id, received, by)
-        return image_out(api_base(request), row)
+        received = await receive_image(request, blobs, settings.image_max_size)
+
+        def create_image() -> ResourceRow | None:
+            """Create the image (the stored file is deleted if that fails), read it back."""
+            content = received.content()
+            with discard_on_error(blobs, received.upload):
+                fields = received.fields
+                outcome = image_cases.create_image(
+                    actor.id, fields.get("name"), fields.get("namespace"), content, actor.origin
+                )
+            image_id = settle(outcome)
+            if content.download_url:
+                downloads.wake()
+            return images.get(image_id)
+
+        return IMAGES.one(request, await anyio.to_thread.run_sync(create_image))
 
     @get(
         ONE,
         sync_to_thread=True,
         summary="Get an image; its file with Accept: application/x-qemu-disk",
+        opt={"resource": "image"},
     )
     def get_image(
-        self,
-        request: Req,
-        image_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        self, request: Req, resource_row: Injected[ResourceRow], blobs: Injected[BlobStore]
     ) -> Response[Any]:
-        row = readable_resource(marid, caller, marid.images.get(image_id), "image")
         media_type = download_type(request.headers.get("accept"))
         if media_type is None:
-            return Response(image_out(api_base(request), row))
-        if row.fields["blob_key"] is None:  # the download has not finished (or failed)
+            return Response(image_out(api_base(request), resource_row))
+        key = resource_row.fields["blob_key"]
+        if key is None:  # the download has not finished (or failed)
             raise NotFoundException()
-        return blob_response(
-            marid.blobs, row.fields["blob_key"], media_type, request.headers.get("range")
-        )
+        return blob_response(blobs, key, media_type, request.headers.get("range"))
 
     @delete(
         ONE,
@@ -189,16 +186,15 @@ class ImageController(Controller):
     )
     def delete_image(
         self,
-        request: Req,
-        image_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        image_cases: Injected[ImageCases],
+        settle: Injected[Settle],
+        blobs: Injected[BlobStore],
     ) -> None:
-        user = caller.signed_in()
-        readable_resource(marid, caller, marid.images.get(image_id), "image", read_scope=False)
-        blob_key = marid.settle(marid.app.delete_image(image_id, user.id, origin(request, user.id)))
+        blob_key = settle(image_cases.delete_image(resource_row.id, actor.id, actor.origin))
         if blob_key is not None:
-            marid.blobs.delete(blob_key)
+            blobs.delete(blob_key)
 
     @get(
         "/api/n/{user:str}/{path:str}/-/images",
@@ -207,14 +203,6 @@ class ImageController(Controller):
         opt={"namespace": "read"},
     )
     def namespace_images(
-        self,
-        request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        self, request: Req, namespace_row: Injected[NamespaceRow], images: Injected[ImageQueries]
     ) -> Response[list[ImageOut]]:
-        page, per_page = paging.requested(request)
-        rows, at = marid.images.in_namespace(
-            namespace_row.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([image_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return IMAGES.in_namespace(request, namespace_row, images)

@@ -11,17 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, JSONBody
 
 from api.access import namespace_guard
-from api.auth import Caller
-from api.render import api_base, namespace_out, origin, user_out
+from api.auth import Actor, Caller
+from api.deps import Injected, Settle
+from api.render import api_base, copied, found, namespace_out, user_out
 from api.schemas.invites import AcceptedOut, InviteCreate, InviteOut
-from infrastructure.bootstrap import Marid
-from projections.invites import InviteRow
-from projections.rows import NamespaceRow, UserRow
+from application.invites import InviteCases
+from projections.invites import InviteQueries, InviteRow
+from projections.namespace_queries import NamespaceQueries
+from projections.rows import NamespaceRow
+from projections.user_queries import UserQueries
 
 Req = Request[Any, Any, Any]
 NS = "/api/n/{user:str}/{path:str}"
@@ -29,9 +31,9 @@ INVITE = "/api/invites/{invite_id:int}"
 
 
 def invite_out(base: str, row: InviteRow, namespace: NamespaceRow | None) -> InviteOut:
-    return InviteOut(
-        id=row.id,
-        namespace_id=row.namespace_id,
+    return copied(
+        InviteOut,
+        row,
         invitee_id=row.invitee.id,
         inviter_id=row.inviter.id,
         url=f"{base}/invites/{row.id}",
@@ -41,33 +43,23 @@ def invite_out(base: str, row: InviteRow, namespace: NamespaceRow | None) -> Inv
     )
 
 
-def found_namespace(marid: Marid, namespace_id: int) -> NamespaceRow:
-    row = marid.namespaces.get_by_id(namespace_id)
-    if row is None:  # deleted meanwhile, or the read model did not catch up in time
-        raise NotFoundException()
-    return row
-
-
-def found_user(marid: Marid, user_id: int) -> UserRow:
-    row = marid.users.user(user_id)
-    if row is None:
-        raise NotFoundException()
-    return row
-
-
 class InviteController(Controller):
     tags = ["invites"]
     guards = [namespace_guard]
 
     @get("/api/invites", sync_to_thread=True, summary="Invites you received")
     def received(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self,
+        request: Req,
+        caller: Injected[Caller],
+        invites: Injected[InviteQueries],
+        namespaces: Injected[NamespaceQueries],
     ) -> list[InviteOut]:
         user = caller.require("invite", "read")
         base = api_base(request)
         answer = []
-        for row in marid.invites.received(user.id):
-            namespace = marid.namespaces.get_by_id(row.namespace_id)
+        for row in invites.received(user.id):
+            namespace = namespaces.get_by_id(row.namespace_id)
             if namespace is not None:  # else deleted a moment ago; its invites go with it
                 answer.append(invite_out(base, row, namespace))
         return answer
@@ -82,18 +74,18 @@ class InviteController(Controller):
         self,
         request: Req,
         data: JSONBody[InviteCreate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        invite_cases: Injected[InviteCases],
+        settle: Injected[Settle],
+        invites: Injected[InviteQueries],
+        namespaces: Injected[NamespaceQueries],
     ) -> InviteOut:
-        me = caller.signed_in()
-        outcome = marid.app.send_invite(
-            namespace_row.id, me.id, data.handle, origin(request, me.id)
-        )
-        row = marid.invites.get(marid.settle(outcome))
-        if row is None:
-            raise NotFoundException()
-        return invite_out(api_base(request), row, found_namespace(marid, namespace_row.id))
+        outcome = invite_cases.send_invite(namespace_row.id, actor.id, data.handle, actor.origin)
+        row = found(invites.get(settle(outcome)))
+        # 404 if deleted meanwhile.
+        namespace = found(namespaces.get_by_id(namespace_row.id))
+        return invite_out(api_base(request), row, namespace)
 
     @get(
         NS + "/-/invites",
@@ -104,9 +96,9 @@ class InviteController(Controller):
     def namespace_invites(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        caller: Injected[Caller],
+        namespace_row: Injected[NamespaceRow],
+        invites: Injected[InviteQueries],
     ) -> list[InviteOut]:
         # A GET under a namespace: anonymous callers get 404 like any other non-owner
         # (CONTRACT "Anonymous callers"), signed-in ones need invite:read first.
@@ -115,7 +107,7 @@ class InviteController(Controller):
         if caller.id != namespace_row.user_id:
             raise NotFoundException()
         base = api_base(request)
-        return [invite_out(base, row, None) for row in marid.invites.in_namespace(namespace_row.id)]
+        return [invite_out(base, row, None) for row in invites.in_namespace(namespace_row.id)]
 
     @patch(
         INVITE,
@@ -127,15 +119,19 @@ class InviteController(Controller):
         self,
         request: Req,
         invite_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        invite_cases: Injected[InviteCases],
+        settle: Injected[Settle],
+        namespaces: Injected[NamespaceQueries],
+        users: Injected[UserQueries],
     ) -> AcceptedOut:
-        me = caller.signed_in()
-        accepted = marid.settle(marid.app.accept_invite(invite_id, me.id, origin(request, me.id)))
+        accepted = settle(invite_cases.accept_invite(invite_id, actor.id, actor.origin))
         return AcceptedOut(
-            namespace=namespace_out(api_base(request), found_namespace(marid, accepted.root_id)),
-            invitee=user_out(found_user(marid, accepted.invitee_id)),
-            inviter=user_out(found_user(marid, accepted.inviter_id)),
+            namespace=namespace_out(
+                api_base(request), found(namespaces.get_by_id(accepted.root_id))
+            ),
+            invitee=user_out(found(users.user(accepted.invitee_id))),
+            inviter=user_out(found(users.user(accepted.inviter_id))),
         )
 
     @delete(
@@ -146,13 +142,12 @@ class InviteController(Controller):
     )
     def reject(
         self,
-        request: Req,
         invite_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        invite_cases: Injected[InviteCases],
+        settle: Injected[Settle],
     ) -> None:
-        me = caller.signed_in()
-        marid.settle(marid.app.reject_invite(invite_id, me.id, origin(request, me.id)))
+        settle(invite_cases.reject_invite(invite_id, actor.id, actor.origin))
 
     @delete(
         NS + "/-/collaborators/{handle:str}",
@@ -162,14 +157,11 @@ class InviteController(Controller):
     )
     def remove_collaborator(
         self,
-        request: Req,
         handle: FromPath[str],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        invite_cases: Injected[InviteCases],
+        settle: Injected[Settle],
     ) -> None:
         """Takes effect on the removed user's next request: the read model is settled first."""
-        me = caller.signed_in()
-        marid.settle(
-            marid.app.remove_collaborator(namespace_row.id, me.id, handle, origin(request, me.id))
-        )
+        settle(invite_cases.remove_collaborator(namespace_row.id, actor.id, handle, actor.origin))

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
-from api import paging
-from api.access import namespace_guard
-from api.auth import Caller
-from api.render import api_base, iso, origin, settled
-from api.resources import common_fields, readable_resource, resource_guard
+from api.access import namespace_guard, resource_guard
+from api.auth import Actor, Caller
+from api.deps import Injected, Settle
+from api.render import api_base
+from api.resources import Namespaced, resource_out
 from api.schemas.keys import KeyCreate, KeyOut, KeyUpdate
-from infrastructure.bootstrap import Marid
-from projections.resources import ResourceRow
+from application.keys import KeyCases
+from projections.resources import ResourceQueries, ResourceRow
 from projections.rows import NamespaceRow
 
 Req = Request[Any, Any, Any]
@@ -23,13 +22,10 @@ ONE = "/api/keys/{key_id:int}"
 
 
 def key_out(base: str, row: ResourceRow) -> KeyOut:
-    f = row.fields
-    return KeyOut(
-        name=f["name"],
-        config=f["config"],
-        updated_at=iso(f["updated_at"]),
-        **common_fields(base, row, f"{base}/keys/{f['id']}"),  # type: ignore[arg-type]
-    )
+    return resource_out(KeyOut, base, row, "keys")
+
+
+KEYS = Namespaced("key", key_out)
 
 
 class KeyController(Controller):
@@ -38,38 +34,28 @@ class KeyController(Controller):
 
     @get("/api/keys", sync_to_thread=True, summary="SSH keys you can see")
     def list_keys(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], keys: Injected[ResourceQueries]
     ) -> Response[list[KeyOut]]:
-        user = caller.require("key", "read")
-        page, per_page = paging.requested(request)
-        rows, at = marid.keys.visible(user.id, request.query_params.get("search"), page, per_page)
-        base = api_base(request)
-        return Response([key_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return KEYS.visible(request, caller, keys)
 
     @post("/api/keys", sync_to_thread=True, summary="Create an SSH key", opt={"scope": "key:write"})
     def create_key(
         self,
         request: Req,
         data: JSONBody[KeyCreate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        key_cases: Injected[KeyCases],
+        settle: Injected[Settle],
+        keys: Injected[ResourceQueries],
     ) -> KeyOut:
-        user = caller.signed_in()
-        outcome = marid.app.create_key(
-            user.id, data.name, data.key, data.config, data.namespace, origin(request, user.id)
+        outcome = key_cases.create_key(
+            actor.id, data.name, data.key, data.config, data.namespace, actor.origin
         )
-        return key_out(api_base(request), settled(marid.keys.get(marid.settle(outcome))))
+        return KEYS.one(request, keys.get(settle(outcome)))
 
-    @get(ONE, sync_to_thread=True, summary="Get an SSH key")
-    def get_key(
-        self,
-        request: Req,
-        key_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-    ) -> KeyOut:
-        row = readable_resource(marid, caller, marid.keys.get(key_id), "key")
-        return key_out(api_base(request), row)
+    @get(ONE, sync_to_thread=True, summary="Get an SSH key", opt={"resource": "key"})
+    def get_key(self, request: Req, resource_row: Injected[ResourceRow]) -> KeyOut:
+        return key_out(api_base(request), resource_row)
 
     @patch(
         ONE,
@@ -80,22 +66,23 @@ class KeyController(Controller):
     def update_key(
         self,
         request: Req,
-        key_id: FromPath[int],
         data: JSONBody[KeyUpdate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        key_cases: Injected[KeyCases],
+        settle: Injected[Settle],
+        keys: Injected[ResourceQueries],
     ) -> KeyOut:
-        user = caller.signed_in()
-        outcome = marid.app.update_key(
-            key_id,
-            user.id,
+        outcome = key_cases.update_key(
+            resource_row.id,
+            actor.id,
             data.config,
-            origin(request, user.id),
+            actor.origin,
             name=data.name,
             namespace=data.namespace,
             key=data.key,
         )
-        return key_out(api_base(request), settled(marid.keys.get(marid.settle(outcome))))
+        return KEYS.one(request, keys.get(settle(outcome)))
 
     @delete(
         ONE,
@@ -105,13 +92,12 @@ class KeyController(Controller):
     )
     def delete_key(
         self,
-        request: Req,
-        key_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        key_cases: Injected[KeyCases],
+        settle: Injected[Settle],
     ) -> None:
-        user = caller.signed_in()
-        marid.settle(marid.app.delete_key(key_id, user.id, origin(request, user.id)))
+        settle(key_cases.delete_key(resource_row.id, actor.id, actor.origin))
 
     @get(
         "/api/n/{user:str}/{path:str}/-/keys",
@@ -120,14 +106,6 @@ class KeyController(Controller):
         opt={"namespace": "read"},
     )
     def namespace_keys(
-        self,
-        request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        self, request: Req, namespace_row: Injected[NamespaceRow], keys: Injected[ResourceQueries]
     ) -> Response[list[KeyOut]]:
-        page, per_page = paging.requested(request)
-        rows, at = marid.keys.in_namespace(
-            namespace_row.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([key_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return KEYS.in_namespace(request, namespace_row, keys)

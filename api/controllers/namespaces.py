@@ -7,27 +7,48 @@ finds the namespace (404) before the body is decoded, and provides it as `namesp
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import JSONBody
 
 from api import paging
 from api.access import namespace_guard
-from api.auth import Caller
-from api.controllers.builds import build_out
-from api.render import api_base, iso, namespace_out, origin, settled
+from api.auth import Actor, Caller
+from api.deps import Injected, Settle
+from api.render import api_base, found, iso, namespace_out, struct_of
+from api.render_builds import build_out
 from api.schemas.namespaces import NamespaceCreate, NamespaceOut, NamespaceUpdate
 from api.schemas.users import CollaboratorOut
-from infrastructure.bootstrap import Marid
+from application.namespaces import NamespaceCases
+from application.ports import NamespaceMembers
+from projections.builds import BuildQueries
+from projections.namespace_queries import NamespaceQueries
 from projections.rows import NamespaceRow
 
 Req = Request[Any, Any, Any]
 NS = "/api/n/{user:str}/{path:str}"
 READ = {"namespace": "read"}
+
+
+def namespace_written(
+    request: Req, namespaces: NamespaceQueries, namespace_id: int
+) -> NamespaceOut:
+    """The namespace a write settled (404 if it was deleted meanwhile)."""
+    return namespace_out(api_base(request), found(namespaces.get_by_id(namespace_id)))
+
+
+def collaborator_out(url: str, row: dict[str, Any]) -> CollaboratorOut:
+    """A collaborator: the user's columns (`u_<field>`), added at `c_created_at`."""
+    return struct_of(
+        CollaboratorOut,
+        lambda name: row[f"u_{name}"],
+        created_at=iso(row["c_created_at"]),
+        url=f"{url}/{row['u_username']}",
+    )
 
 
 class NamespaceController(Controller):
@@ -36,14 +57,13 @@ class NamespaceController(Controller):
 
     @get("/api/namespaces", sync_to_thread=True, summary="Namespaces you own or collaborate on")
     def list_namespaces(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], namespaces: Injected[NamespaceQueries]
     ) -> Response[list[NamespaceOut]]:
         user = caller.require("namespace", "read")
-        page, per_page = paging.requested(request)
         search = request.query_params.get("search")
-        rows, at = marid.namespaces.list_for_member(user.id, search, page, per_page)
-        base = api_base(request)
-        return Response([namespace_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return paging.paged(
+            request, partial(namespaces.list_for_member, user.id, search), namespace_out
+        )
 
     @post(
         "/api/namespaces",
@@ -55,32 +75,23 @@ class NamespaceController(Controller):
         self,
         request: Req,
         data: JSONBody[NamespaceCreate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        namespace_cases: Injected[NamespaceCases],
+        settle: Injected[Settle],
+        namespaces: Injected[NamespaceQueries],
     ) -> NamespaceOut:
-        user = caller.signed_in()
-        outcome = marid.app.create_namespace(
-            user.id,
-            data.name,
-            data.parent,
-            data.description,
-            data.visibility,
-            origin(request, user.id),
+        outcome = namespace_cases.create_namespace(
+            actor.id, data.name, data.parent, data.description, data.visibility, actor.origin
         )
-        return namespace_out(
-            api_base(request), settled(marid.namespaces.get_by_id(marid.settle(outcome)))
-        )
+        return namespace_written(request, namespaces, settle(outcome))
 
     @get(NS, sync_to_thread=True, summary="Get a namespace", opt=READ)
     def get_namespace(
-        self,
-        request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        self, request: Req, namespace_row: Injected[NamespaceRow], builds: Injected[BuildQueries]
     ) -> NamespaceOut:
         """The namespace, with the latest build submitted to exactly it (its `namespace` null)."""
         base = api_base(request)
-        latest = marid.builds.latest_in_namespace(namespace_row.id)
+        latest = builds.latest_in_namespace(namespace_row.id)
         build = None
         if latest is not None:
             build = msgspec.to_builtins(build_out(base, replace(latest, namespace=None)))
@@ -96,23 +107,22 @@ class NamespaceController(Controller):
         self,
         request: Req,
         data: JSONBody[NamespaceUpdate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        namespace_cases: Injected[NamespaceCases],
+        settle: Injected[Settle],
+        namespaces: Injected[NamespaceQueries],
     ) -> NamespaceOut:
-        me = caller.signed_in()
-        outcome = marid.app.update_namespace(
+        outcome = namespace_cases.update_namespace(
             namespace_row.id,
-            me.id,
+            actor.id,
             data.description,
             data.visibility,
-            origin(request, me.id),
+            actor.origin,
             name=data.name,
             parent=data.parent,
         )
-        return namespace_out(
-            api_base(request), settled(marid.namespaces.get_by_id(marid.settle(outcome)))
-        )
+        return namespace_written(request, namespaces, settle(outcome))
 
     @delete(
         NS,
@@ -122,29 +132,28 @@ class NamespaceController(Controller):
     )
     def delete_namespace(
         self,
-        request: Req,
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        namespace_cases: Injected[NamespaceCases],
+        namespace_members: Injected[NamespaceMembers],
+        settle: Injected[Settle],
     ) -> None:
-        me = caller.signed_in()
-        outcome = marid.app.delete_namespace(
-            namespace_row.id, me.id, origin(request, me.id), marid.namespace_members
+        settle(
+            namespace_cases.delete_namespace(
+                namespace_row.id, actor.id, actor.origin, namespace_members
+            )
         )
-        marid.settle(outcome)
 
     @get(NS + "/-/namespaces", sync_to_thread=True, summary="Child namespaces", opt=READ)
     def children(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        namespace_row: Injected[NamespaceRow],
+        namespaces: Injected[NamespaceQueries],
     ) -> Response[list[NamespaceOut]]:
-        page, per_page = paging.requested(request)
         search = request.query_params.get("search")
-        rows, at = marid.namespaces.children(namespace_row.id, search, page, per_page)
-        base = api_base(request)
-        return Response([namespace_out(base, r) for r in rows], headers=paging.headers(request, at))
+        fetch = partial(namespaces.children, namespace_row.id, search)
+        return paging.paged(request, fetch, namespace_out)
 
     @get(
         NS + "/-/collaborators", sync_to_thread=True, summary="Collaborators (owner only)", opt=READ
@@ -152,21 +161,12 @@ class NamespaceController(Controller):
     def collaborators(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        caller: Injected[Caller],
+        namespace_row: Injected[NamespaceRow],
+        namespaces: Injected[NamespaceQueries],
     ) -> list[CollaboratorOut]:
-        if caller.id != namespace_row.user_id:
-            raise NotFoundException()
         ns = namespace_row
+        if caller.id != ns.user_id:
+            raise NotFoundException()
         url = f"{api_base(request)}/n/{ns.user.username}/{ns.path}/-/collaborators"
-        return [
-            CollaboratorOut(
-                id=row["u_id"],
-                username=row["u_username"],
-                email=row["u_email"],
-                created_at=iso(row["c_created_at"]),
-                url=f"{url}/{row['u_username']}",
-            )
-            for row in marid.namespaces.collaborators(namespace_row.root_id)
-        ]
+        return [collaborator_out(url, row) for row in namespaces.collaborators(ns.root_id)]

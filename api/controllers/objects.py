@@ -7,34 +7,27 @@ the blob store as it arrives (see `api.uploads`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
 from litestar.response import Stream
 
-from api import paging
-from api.access import namespace_guard
-from api.auth import Caller
-from api.render import api_base, origin
-from api.resources import common_fields, readable_resource, resource_guard
+from api.access import namespace_guard, resource_guard
+from api.auth import Actor, Caller
+from api.blob_responses import blob_response
+from api.deps import Injected, Settle
+from api.render import api_base
+from api.resources import Namespaced, resource_out
 from api.schemas.objects import ObjectOut
-from api.uploads import (
-    Upload,
-    UploadStart,
-    blob_response,
-    discard_on_error,
-    receive_upload,
-    upload_operation,
-)
-from application.objects import StoredContent
+from api.upload_body import Upload, UploadStart
+from api.uploads import discard_on_error, receive_upload, upload_operation
+from application.objects import ObjectCases, StoredContent
+from application.ports import BlobStore
 from domain.objects import BINARY, blob_key, sniff_type
-from domain.origin import Origin
-from infrastructure.bootstrap import Marid
-from projections.resources import ResourceRow
+from infrastructure.settings import Settings
+from projections.resources import ResourceQueries, ResourceRow
 from projections.rows import NamespaceRow
 
 Req = Request[Any, Any, Any]
@@ -42,48 +35,49 @@ Req = Request[Any, Any, Any]
 
 def object_out(base: str, row: ResourceRow) -> ObjectOut:
     f = row.fields
-    url = f"{base}/objects/{f['id']}"
-    return ObjectOut(
-        name=f["name"],
-        type=f["type"],
-        size=f["size"],
+    builds_url = f"{base}/objects/{row.id}/builds"
+    return resource_out(
+        ObjectOut,
+        base,
+        row,
+        "objects",
         md5=f["md5"] or None,
         sha256=f["sha256"] or None,
-        builds_url=f"{url}/builds",
-        **common_fields(base, row, url),  # type: ignore[arg-type]
+        builds_url=builds_url,
     )
 
 
+OBJECTS = Namespaced("object", object_out)
+
+
+@dataclass
 class ObjectUpload:
     """One object upload: checked when its content begins, recorded once it is stored."""
 
-    def __init__(self, marid: Marid, caller_id: int, origin: Origin) -> None:
-        self.marid = marid
-        self.caller_id = caller_id
-        self.origin = origin
-        self.object_id: int | None = None
+    actor: Actor
+    object_cases: ObjectCases
+    blobs: BlobStore
+    object_id: int | None = None
 
     def begin(self, start: UploadStart) -> str:
         name, namespace = start.fields.get("name"), start.fields.get("namespace")
-        self.object_id = self.marid.app.prepare_object(
-            self.caller_id, name, namespace, self.origin, partial=not start.final
+        self.object_id = self.object_cases.prepare_object(
+            self.actor.id, name, namespace, self.actor.origin, partial=not start.final
         )
         return blob_key(self.object_id)
 
-    def finish(self, upload: Upload) -> ResourceRow:
+    def finish(self, upload: Upload, settle: Settle) -> int:
+        """The object's id, once the read models hold it."""
         content = None
         if upload.blob is not None:
             content_type = upload.content_type or sniff_type(upload.head)
             content = StoredContent(content_type, upload.blob)
         name, namespace = upload.fields.get("name"), upload.fields.get("namespace")
-        with discard_on_error(self.marid.blobs, upload):
-            outcome = self.marid.app.create_object(
-                self.object_id, self.caller_id, name, namespace, content, self.origin
+        with discard_on_error(self.blobs, upload):
+            outcome = self.object_cases.create_object(
+                self.object_id, self.actor.id, name, namespace, content, self.actor.origin
             )
-        row = self.marid.objects.get(self.marid.settle(outcome))
-        if row is None:
-            raise NotFoundException()
-        return row
+        return settle(outcome)
 
 
 class ObjectController(Controller):
@@ -92,15 +86,9 @@ class ObjectController(Controller):
 
     @get("/api/objects", sync_to_thread=True, summary="Objects you can see")
     def list_objects(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], objects: Injected[ResourceQueries]
     ) -> Response[list[ObjectOut]]:
-        user = caller.require("object", "read")
-        page, per_page = paging.requested(request)
-        rows, at = marid.objects.visible(
-            user.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([object_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return OBJECTS.visible(request, caller, objects)
 
     @post(
         "/api/objects",
@@ -110,35 +98,40 @@ class ObjectController(Controller):
         operation_class=upload_operation(("name", "namespace")),
     )
     async def create_object(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self,
+        request: Req,
+        actor: Injected[Actor],
+        object_cases: Injected[ObjectCases],
+        settle: Injected[Settle],
+        objects: Injected[ResourceQueries],
+        blobs: Injected[BlobStore],
+        settings: Injected[Settings],
     ) -> ObjectOut:
-        user = caller.signed_in()
-        creation = ObjectUpload(marid, user.id, origin(request, user.id))
-        limit = marid.settings.object_max_size
+        creation = ObjectUpload(actor, object_cases, blobs)
         upload = await receive_upload(
-            request, marid.blobs, creation.begin, limit=limit, json_fields=("name", "namespace")
+            request,
+            blobs,
+            creation.begin,
+            limit=settings.object_max_size,
+            json_fields=("name", "namespace"),
         )
-        row = await anyio.to_thread.run_sync(creation.finish, upload)
-        return object_out(api_base(request), row)
+        row = await anyio.to_thread.run_sync(lambda: objects.get(creation.finish(upload, settle)))
+        return OBJECTS.one(request, row)
 
     @get(
         "/api/objects/{object_id:int}",
         sync_to_thread=True,
         summary="Get an object; its content when `Accept` is its type or application/octet-stream",
+        opt={"resource": "object"},
     )
     def get_object(
-        self,
-        request: Req,
-        object_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        self, request: Req, resource_row: Injected[ResourceRow], blobs: Injected[BlobStore]
     ) -> ObjectOut | Stream:
-        row = readable_resource(marid, caller, marid.objects.get(object_id), "object")
-        content_type = row.fields["type"]
+        content_type = resource_row.fields["type"]
         if request.headers.get("accept", "").strip() in (content_type, BINARY):
             ranges = request.headers.get("range")
-            return blob_response(marid.blobs, blob_key(object_id), content_type, ranges)
-        return object_out(api_base(request), row)
+            return blob_response(blobs, blob_key(resource_row.id), content_type, ranges)
+        return object_out(api_base(request), resource_row)
 
     @delete(
         "/api/objects/{object_id:int}",
@@ -148,16 +141,15 @@ class ObjectController(Controller):
     )
     def delete_object(
         self,
-        request: Req,
-        object_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        object_cases: Injected[ObjectCases],
+        settle: Injected[Settle],
+        blobs: Injected[BlobStore],
     ) -> None:
-        user = caller.signed_in()
-        readable_resource(marid, caller, marid.objects.get(object_id), "object", read_scope=False)
-        outcome = marid.app.delete_object(object_id, user.id, origin(request, user.id))
-        marid.blobs.delete(outcome.value)
-        marid.settle(outcome)
+        outcome = object_cases.delete_object(resource_row.id, actor.id, actor.origin)
+        blobs.delete(outcome.value)
+        settle(outcome)
 
     @get(
         "/api/n/{user:str}/{path:str}/-/objects",
@@ -168,12 +160,7 @@ class ObjectController(Controller):
     def namespace_objects(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        namespace_row: Injected[NamespaceRow],
+        objects: Injected[ResourceQueries],
     ) -> Response[list[ObjectOut]]:
-        page, per_page = paging.requested(request)
-        rows, at = marid.objects.in_namespace(
-            namespace_row.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([object_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return OBJECTS.in_namespace(request, namespace_row, objects)

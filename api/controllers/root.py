@@ -6,9 +6,9 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.di import NamedDependency
 
 from api.auth import Caller
+from api.deps import Injected
 from api.render import api_base, user_out
 from api.schemas.users import UserOut
 
@@ -33,5 +33,5 @@ class RootController(Controller):
         return {"build": marid_version()}
 
     @get("/api/user", sync_to_thread=False, summary="The user the token belongs to")
-    def user(self, caller: NamedDependency[Caller]) -> UserOut:
+    def user(self, caller: Injected[Caller]) -> UserOut:
         return user_out(caller.signed_in())

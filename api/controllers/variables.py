@@ -5,32 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import JSONBody
 
-from api import paging
-from api.access import namespace_guard
-from api.auth import Caller
-from api.render import api_base, origin
-from api.resources import common_fields, readable_resource, resource_guard
+from api.access import namespace_guard, resource_guard
+from api.auth import Actor, Caller
+from api.deps import Injected, Settle
+from api.render import api_base
+from api.resources import Namespaced, resource_out
 from api.schemas.variables import VariableCreate, VariableOut
+from application.variables import VariableCases
 from domain.variables import MASKED_VALUE
-from infrastructure.bootstrap import Marid
-from projections.resources import ResourceRow
+from projections.resources import ResourceQueries, ResourceRow
 from projections.rows import NamespaceRow
 
 Req = Request[Any, Any, Any]
+ONE = "/api/variables/{variable_id:int}"
 
 
 def variable_out(base: str, row: ResourceRow) -> VariableOut:
-    f = row.fields
-    return VariableOut(
-        key=f["key"],
-        value=MASKED_VALUE if f["masked"] else f["value"],
-        masked=f["masked"],
-        **common_fields(base, row, f"{base}/variables/{f['id']}"),  # type: ignore[arg-type]
-    )
+    value = MASKED_VALUE if row.fields["masked"] else row.fields["value"]
+    return resource_out(VariableOut, base, row, "variables", value=value)
+
+
+VARIABLES = Namespaced("variable", variable_out)
 
 
 class VariableController(Controller):
@@ -39,15 +36,9 @@ class VariableController(Controller):
 
     @get("/api/variables", sync_to_thread=True, summary="Variables you can see")
     def list_variables(
-        self, request: Req, marid: NamedDependency[Marid], caller: NamedDependency[Caller]
+        self, request: Req, caller: Injected[Caller], variables: Injected[ResourceQueries]
     ) -> Response[list[VariableOut]]:
-        user = caller.require("variable", "read")
-        page, per_page = paging.requested(request)
-        rows, at = marid.variables.visible(
-            user.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([variable_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return VARIABLES.visible(request, caller, variables)
 
     @post(
         "/api/variables",
@@ -59,46 +50,34 @@ class VariableController(Controller):
         self,
         request: Req,
         data: JSONBody[VariableCreate],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        variable_cases: Injected[VariableCases],
+        settle: Injected[Settle],
+        variables: Injected[ResourceQueries],
     ) -> VariableOut:
-        user = caller.signed_in()
-        outcome = marid.app.create_variable(
-            user.id, data.key, data.value, bool(data.mask), data.namespace, origin(request, user.id)
+        outcome = variable_cases.create_variable(
+            actor.id, data.key, data.value, bool(data.mask), data.namespace, actor.origin
         )
-        row = marid.variables.get(marid.settle(outcome))
-        if row is None:
-            raise NotFoundException()
-        return variable_out(api_base(request), row)
+        return VARIABLES.one(request, variables.get(settle(outcome)))
 
-    @get("/api/variables/{variable_id:int}", sync_to_thread=True, summary="Get a variable")
-    def get_variable(
-        self,
-        request: Req,
-        variable_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-    ) -> VariableOut:
-        row = readable_resource(marid, caller, marid.variables.get(variable_id), "variable")
-        return variable_out(api_base(request), row)
+    @get(ONE, sync_to_thread=True, summary="Get a variable", opt={"resource": "variable"})
+    def get_variable(self, request: Req, resource_row: Injected[ResourceRow]) -> VariableOut:
+        return variable_out(api_base(request), resource_row)
 
     @delete(
-        "/api/variables/{variable_id:int}",
+        ONE,
         sync_to_thread=True,
         summary="Delete a variable",
         opt={"scope": "variable:delete", "resource": "variable"},
     )
     def delete_variable(
         self,
-        request: Req,
-        variable_id: FromPath[int],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
+        actor: Injected[Actor],
+        resource_row: Injected[ResourceRow],
+        variable_cases: Injected[VariableCases],
+        settle: Injected[Settle],
     ) -> None:
-        user = caller.signed_in()
-        row = marid.variables.get(variable_id)
-        readable_resource(marid, caller, row, "variable", read_scope=False)
-        marid.settle(marid.app.delete_variable(variable_id, user.id, origin(request, user.id)))
+        settle(variable_cases.delete_variable(resource_row.id, actor.id, actor.origin))
 
     @get(
         "/api/n/{user:str}/{path:str}/-/variables",
@@ -109,13 +88,7 @@ class VariableController(Controller):
     def namespace_variables(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        namespace_row: Injected[NamespaceRow],
+        variables: Injected[ResourceQueries],
     ) -> Response[list[VariableOut]]:
-        ns = namespace_row
-        page, per_page = paging.requested(request)
-        rows, at = marid.variables.in_namespace(
-            ns.id, request.query_params.get("search"), page, per_page
-        )
-        base = api_base(request)
-        return Response([variable_out(base, r) for r in rows], headers=paging.headers(request, at))
+        return VARIABLES.in_namespace(request, namespace_row, variables)

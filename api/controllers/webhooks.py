@@ -11,26 +11,27 @@ other things one may see but not create.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 from litestar.handlers import BaseRouteHandler
 from litestar.params import JSONBody
 
 from api.access import namespace_guard
-from api.auth import SAFE_METHODS, Caller, scope_error
-from api.render import api_base, iso, namespace_out, namespace_url, origin, settled
+from api.auth import SAFE_METHODS, Actor, Caller, scope_error
+from api.deps import Injected, Settle
+from api.render import api_base, copied, found, namespace_out, namespace_url, struct_of
 from api.schemas.namespaces import NamespaceOut
 from api.schemas.webhooks import LastResponseOut, WebhookIn, WebhookOut
 from application.access import can_write_namespace
-from application.webhooks import WebhookFields
-from infrastructure.bootstrap import Marid
+from application.webhooks import WebhookCases, WebhookFields
+from projections.namespace_queries import NamespaceQueries
 from projections.rows import NamespaceRow
-from projections.webhooks import WebhookRow
+from projections.webhooks import WebhookQueries, WebhookRow
 
 Req = Request[Any, Any, Any]
 HOOKS = "/api/n/{user:str}/{path:str}/-/webhooks"
@@ -61,33 +62,48 @@ async def webhook_guard(
     if not handler.opt.get("webhooks"):
         return
     state = connection.scope["state"]
-    marid: Marid = connection.app.state.marid
+    marid = connection.app.state.marid
+    namespaces, webhooks = marid.namespaces, marid.webhooks
     creating = connection.scope.get("method") == "POST"
     raw_id = connection.path_params.get("webhook_id")
     state["webhook"] = await anyio.to_thread.run_sync(
-        lambda: addressed(marid, state["caller"], state["namespace"], raw_id, creating)
+        lambda: addressed(
+            namespaces, webhooks, state["caller"], state["namespace"], raw_id, creating
+        )
     )
 
 
 def addressed(
-    marid: Marid, caller: Caller, ns: NamespaceRow, raw_id: str | None, creating: bool
+    namespaces: NamespaceQueries,
+    webhooks: WebhookQueries,
+    caller: Caller,
+    ns: NamespaceRow,
+    raw_id: str | None,
+    creating: bool,
 ) -> WebhookRow | None:
     """The webhook addressed (None for the list routes); 404 when the caller may not see it."""
     if not creating:
-        collaborators = marid.namespaces.collaborator_ids(ns.root_id)
+        collaborators = namespaces.collaborator_ids(ns.root_id)
         if not can_write_namespace(ns.user_id, collaborators, caller.id):
             raise NotFoundException()
     if raw_id is None:
         return None
-    row = marid.webhooks.get(int(raw_id)) if WEBHOOK_ID.fullmatch(raw_id) else None
+    row = webhooks.get(int(raw_id)) if WEBHOOK_ID.fullmatch(raw_id) else None
     if row is None or row.namespace_id != ns.id:
         raise NotFoundException()
     return row
 
 
-def addressed_webhook(request: Req) -> WebhookRow:
+def provide_webhook(request: Req) -> WebhookRow:
+    """The webhook that `webhook_guard` found."""
     row: WebhookRow = request.scope["state"]["webhook"]
     return row
+
+
+class Deliveries(Protocol):
+    """The webhook dispatcher (`infrastructure.webhooks`), as reading a webhook uses it."""
+
+    def last_response(self, webhook_id: int) -> dict[str, Any] | None: ...
 
 
 def fields_of(data: WebhookIn) -> WebhookFields:
@@ -104,12 +120,7 @@ def fields_of(data: WebhookIn) -> WebhookFields:
 def last_response_out(found: dict[str, Any] | None) -> LastResponseOut | None:
     if found is None:
         return None
-    return LastResponseOut(
-        code=found["code"],
-        duration=int(found["duration"]),
-        error=found["error"],
-        created_at=iso(found["created_at"]),
-    )
+    return struct_of(LastResponseOut, found.__getitem__, duration=int(found["duration"]))
 
 
 def webhook_out(
@@ -120,15 +131,9 @@ def webhook_out(
     last_response: LastResponseOut | None = None,
 ) -> WebhookOut:
     """The webhook with its real `url` and namespace (Djinn leaves them bare in most answers)."""
-    return WebhookOut(
-        id=row.id,
-        user_id=row.user_id,
-        author_id=row.author_id,
-        namespace_id=row.namespace_id,
-        payload_url=row.payload_url,
-        ssl=row.ssl,
-        active=row.active,
-        events=row.events,
+    return copied(
+        WebhookOut,
+        row,
         url=f"{namespace_url(base, ns)}/-/webhooks/{row.id}",
         namespace=namespace or namespace_out(base, ns),
         last_response=last_response,
@@ -138,18 +143,19 @@ def webhook_out(
 class WebhookController(Controller):
     tags = ["webhooks"]
     guards = [webhook_read_scope, namespace_guard, webhook_guard]
+    dependencies = {"webhook_row": Provide(provide_webhook, sync_to_thread=False)}
 
     @get(HOOKS, sync_to_thread=True, summary="A namespace's webhooks (write access)", opt=ACCESS)
     def list_webhooks(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        namespace_row: Injected[NamespaceRow],
+        webhooks: Injected[WebhookQueries],
     ) -> list[WebhookOut]:
         """Every webhook of the namespace, by id (not paged, as in Djinn)."""
         base = api_base(request)
         namespace = namespace_out(base, namespace_row)
-        rows = marid.webhooks.in_namespace(namespace_row.id)
+        rows = webhooks.in_namespace(namespace_row.id)
         return [webhook_out(base, namespace_row, row, namespace) for row in rows]
 
     @post(
@@ -162,28 +168,29 @@ class WebhookController(Controller):
         self,
         request: Req,
         data: JSONBody[WebhookIn],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        webhook_cases: Injected[WebhookCases],
+        settle: Injected[Settle],
+        webhooks: Injected[WebhookQueries],
     ) -> WebhookOut:
-        me = caller.signed_in()
-        outcome = marid.app.create_webhook(
-            namespace_row.id, me.id, fields_of(data), origin(request, me.id)
+        outcome = webhook_cases.create_webhook(
+            namespace_row.id, actor.id, fields_of(data), actor.origin
         )
-        row = settled(marid.webhooks.get(marid.settle(outcome)))
+        row = found(webhooks.get(settle(outcome)))
         return webhook_out(api_base(request), namespace_row, row)
 
     @get(ONE, sync_to_thread=True, summary="Get a webhook (write access)", opt=ACCESS)
     def get_webhook(
         self,
         request: Req,
-        marid: NamedDependency[Marid],
-        namespace_row: NamedDependency[NamespaceRow],
+        namespace_row: Injected[NamespaceRow],
+        webhook_row: Injected[WebhookRow],
+        webhook_dispatcher: Injected[Deliveries],
     ) -> WebhookOut:
         """The webhook with its latest delivery attempt as `last_response`."""
-        row = addressed_webhook(request)
-        last = last_response_out(marid.webhook_dispatcher.last_response(row.id))
-        return webhook_out(api_base(request), namespace_row, row, last_response=last)
+        last = last_response_out(webhook_dispatcher.last_response(webhook_row.id))
+        return webhook_out(api_base(request), namespace_row, webhook_row, last_response=last)
 
     @patch(
         ONE,
@@ -195,19 +202,17 @@ class WebhookController(Controller):
         self,
         request: Req,
         data: JSONBody[WebhookIn],
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        webhook_row: Injected[WebhookRow],
+        webhook_cases: Injected[WebhookCases],
+        settle: Injected[Settle],
+        webhooks: Injected[WebhookQueries],
     ) -> WebhookOut:
-        me = caller.signed_in()
-        outcome = marid.app.update_webhook(
-            namespace_row.id,
-            addressed_webhook(request).id,
-            me.id,
-            fields_of(data),
-            origin(request, me.id),
+        outcome = webhook_cases.update_webhook(
+            namespace_row.id, webhook_row.id, actor.id, fields_of(data), actor.origin
         )
-        row = settled(marid.webhooks.get(marid.settle(outcome)))
+        row = found(webhooks.get(settle(outcome)))
         return webhook_out(api_base(request), namespace_row, row)
 
     @delete(
@@ -218,14 +223,13 @@ class WebhookController(Controller):
     )
     def delete_webhook(
         self,
-        request: Req,
-        marid: NamedDependency[Marid],
-        caller: NamedDependency[Caller],
-        namespace_row: NamedDependency[NamespaceRow],
+        actor: Injected[Actor],
+        namespace_row: Injected[NamespaceRow],
+        webhook_row: Injected[WebhookRow],
+        webhook_cases: Injected[WebhookCases],
+        settle: Injected[Settle],
     ) -> None:
-        me = caller.signed_in()
-        marid.settle(
-            marid.app.delete_webhook(
-                namespace_row.id, addressed_webhook(request).id, me.id, origin(request, me.id)
-            )
+        outcome = webhook_cases.delete_webhook(
+            namespace_row.id, webhook_row.id, actor.id, actor.origin
         )
+        settle(outcome)

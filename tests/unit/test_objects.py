@@ -11,15 +11,9 @@ from typing import Any, cast
 import pytest
 from litestar.exceptions import ClientException, HTTPException, InternalServerException
 
-from api.uploads import (
-    HEAD_SIZE,
-    Upload,
-    UploadStart,
-    byte_range,
-    discard_on_error,
-    format_size,
-    receive_upload,
-)
+from api.blob_responses import byte_range
+from api.upload_body import HEAD_SIZE, Upload, UploadStart, format_size
+from api.uploads import discard_on_error, receive_upload
 from application.app import MaridApplication
 from application.objects import StoredContent
 from application.ports import BlobInfo
