@@ -40,7 +40,7 @@ from application.objects import ObjectCases
 from application.users import UserCases
 from application.variables import VariableCases
 from application.webhooks import WebhookCases
-from domain.builds import BuildCounter
+from domain.builds import Build, BuildCounter
 from domain.crons import Cron
 
 log = logging.getLogger(__name__)
@@ -73,9 +73,12 @@ class MaridApplication(
     #   loads it three times. Its state holds the manifest, as does each firing's build.
     # At 10, a load replays at most 9 events (about a millisecond), and snapshots add one
     # insert per 10 events, of a row smaller than the build each of those events comes with.
-    # - Build: not yet; its state does not survive the transcoder (see test_snapshots.py).
+    # - Build: two events per job, plus claims and the end (lease renewals are heartbeats
+    #   outside the log); its state is about as large as its `Submitted` event, so only
+    #   builds with many jobs, or killed and rerun ones, are worth a snapshot: every 50.
     # The library keeps every snapshot and reads only the latest: older ones may be deleted.
     snapshotting_intervals: ClassVar[dict[type[MutableOrImmutableAggregate[Any]], int]] = {
+        Build: 50,
         BuildCounter: 10,
         Cron: 10,
     }

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Snapshot as BaseSnapshot
 
 from domain.build_plan import artifact_blob_key as artifact_blob_key  # imported from here too
 from domain.build_plan import plan as plan
@@ -101,6 +102,24 @@ class BuildCounter(Aggregate):
 
 class Build(Aggregate):
     """A submitted build: what it runs (snapshotted at submit time) and where it stands."""
+
+    class Snapshot(BaseSnapshot):
+        """The build's state in JSON's types: tags as a sorted list, job statuses as
+        [job id, status] pairs (JSON object keys would turn the ids into strings)."""
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Any:
+            snapshot = super().take(aggregate)
+            snapshot.state["tags"] = sorted(aggregate.tags)
+            snapshot.state["job_statuses"] = [[k, v] for k, v in aggregate.job_statuses.items()]
+            return snapshot
+
+        def mutate(self, _: None) -> Any:
+            build: Any = super().mutate(None)
+            build.status = BuildStatus(build.status)
+            build.tags = set(build.tags)
+            build.job_statuses = {k: BuildStatus(v) for k, v in build.job_statuses}
+            return build
 
     class Submitted(Aggregate.Created):
         public_id: int

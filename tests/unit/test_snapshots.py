@@ -25,11 +25,40 @@ from tests.unit.conftest import ORIGIN, POPO, register
 from tests.unit.test_cron_cases import DRIVERS, MANIFEST, START, Clock, NoInputs
 
 EVERY_MINUTE = "* * * * *"
+TWO_JOBS = (
+    "driver: {type: os}\nstages: [test]\njobs:\n"
+    "- {stage: test, commands: [true]}\n- {stage: test, commands: [true]}\n"
+)
 INTERVALS = MaridApplication.snapshotting_intervals
 
 # The attributes each snapshotted class keeps, for its class_version: a snapshot holds
 # them, so changing them needs a new class_version and an upcaster (see application/app.py).
 SHAPES: dict[type[Aggregate], tuple[int, set[str]]] = {
+    Build: (
+        1,
+        {
+            "_created_on",
+            "_modified_on",
+            "public_id",
+            "number",
+            "owner_id",
+            "namespace_id",
+            "driver",
+            "stages",
+            "jobs",
+            "variables",
+            "keys",
+            "objects",
+            "status",
+            "job_statuses",
+            "tags",
+            "pinned",
+            "kill_requested",
+            "worker",
+            "claim",
+            "lease_until",
+        },
+    ),
     BuildCounter: (1, {"_created_on", "_modified_on", "owner_id", "last"}),
     Cron: (
         1,
@@ -129,7 +158,11 @@ def test_snapshotted_state_keeps_its_pinned_shape(
     app: MaridApplication, clock: Clock, cls: type[Aggregate]
 ) -> None:
     cron_id, _ = cron_fired(app, clock, 1)
-    samples = {Cron: cron(app, cron_id), BuildCounter: counter(app, cron(app, cron_id).owner_id)}
+    samples = {
+        Cron: cron(app, cron_id),
+        BuildCounter: counter(app, cron(app, cron_id).owner_id),
+        Build: app.repository.get(Build.create_id(running_build(app, "bob"))),
+    }
 
     version, attributes = SHAPES[cls]
 
@@ -227,22 +260,41 @@ def test_a_counter_loaded_from_a_snapshot_still_refuses_a_stale_copy(
     assert counter(app, alice).last == taken[0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(TypeError, AssertionError),
-    reason=(
-        "domain/builds.py: Build.tags is a set (the JSON transcoder refuses it), "
-        "Build.job_statuses is keyed by int job ids (JSON makes them str) and status "
-        "values are BuildStatus (they come back as str): the build's state needs JSON "
-        "types, or a nested Build.Snapshot whose take() and mutate() convert them. When "
-        "this passes, add Build to snapshotting_intervals (application/app.py) and SHAPES."
-    ),
-)
+def running_build(app: MaridApplication, username: str = "alice") -> int:
+    """A tagged build of a new user, claimed, its first job passed and the next running."""
+    alice = register(app, username)
+    build_id = app.submit_build(
+        alice, TWO_JOBS, None, ["a", "b"], DRIVERS, NoInputs(), ORIGIN
+    ).value
+    plan = app.claim_build(build_id, "w1", timedelta(minutes=5), ORIGIN).value
+    assert plan is not None
+    first, second = [job.id for job in plan.jobs][:2]
+    app.start_job(build_id, plan.claim, first, ORIGIN)
+    app.finish_job(build_id, plan.claim, first, "passed", ORIGIN)
+    app.start_job(build_id, plan.claim, second, ORIGIN)
+    app.tag_build(build_id, alice, ["c"], ORIGIN)
+    return build_id
+
+
 def test_a_build_snapshot_loads_as_replayed(app: MaridApplication) -> None:
-    alice = register(app, "alice")
-    build_id = app.submit_build(alice, MANIFEST, None, ["a"], DRIVERS, NoInputs(), ORIGIN).value
+    build_id = running_build(app)
     aggregate_id = Build.create_id(build_id)
 
     app.take_snapshot(aggregate_id)
 
-    assert_loads_as_replayed(app, aggregate_id)
+    loaded = assert_loads_as_replayed(app, aggregate_id)
+    assert isinstance(loaded, Build)
+    assert loaded.tags == {"a", "b", "c"}
+    assert all(isinstance(k, int) for k in loaded.job_statuses)
+
+
+def test_a_build_loaded_from_a_snapshot_runs_on(app: MaridApplication) -> None:
+    build_id = running_build(app)
+    app.take_snapshot(Build.create_id(build_id))
+    build = app.repository.get(Build.create_id(build_id))
+    second = max(build.job_statuses)
+
+    app.finish_job(build_id, build.claim, second, "passed", ORIGIN)
+    app.untag_build(build_id, build.owner_id, "a", ORIGIN)
+
+    assert_loads_as_replayed(app, Build.create_id(build_id))
