@@ -75,6 +75,20 @@ class ReadModel(TrackingRecorder, ABC):
         self.apply(tracking, lambda rows: rows.delete(table, **where))
 
 
+class AggregateTable(ReadModel):
+    """A read model whose table, named after it, holds a row per live aggregate."""
+
+    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        self._insert(tracking, self.projection_name, row)
+
+    def update(self, aggregate_id: Any, values: Mapping[str, Any], tracking: Tracking) -> None:
+        """Set these columns of the aggregate's row."""
+        self._update(tracking, self.projection_name, values, aggregate_id=aggregate_id)
+
+    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
+        self._delete(tracking, self.projection_name, aggregate_id=aggregate_id)
+
+
 class View(ReadModel, PostgresTrackingRecorder):
     """A read model in PostgreSQL: its tables plus its tracking record.
 

@@ -13,11 +13,11 @@ from eventsourcing.utils import get_topic
 
 from domain.invites import Invite
 from domain.namespaces import Namespace
-from projections.base import View
+from projections.base import AggregateTable, View
 from projections.rows import Queries, UserRow, user_columns, user_from
 
 
-class InvitesView(View):
+class InvitesTables(AggregateTable):
     projection_name = "invites"
     tables = {
         "invites": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
@@ -30,8 +30,16 @@ class InvitesView(View):
         "invites_invitee_idx": ("invites", "", "(invitee_id)"),
     }
 
+    def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
+        """A deleted namespace takes its pending invites with it."""
+        self._delete(tracking, "invites", namespace_id=namespace_id)
 
-class InvitesProjection(Projection[InvitesView]):
+
+class InvitesView(InvitesTables, View):
+    """The invites read model in PostgreSQL."""
+
+
+class InvitesProjection(Projection[InvitesTables]):
     name = "invites"
     topics = tuple(
         get_topic(cls) for cls in (Invite.Sent, Invite.Accepted, Invite.Rejected, Namespace.Deleted)
@@ -43,35 +51,28 @@ class InvitesProjection(Projection[InvitesView]):
 
     @process_event.register
     def sent(self, event: Invite.Sent, tracking: Tracking) -> None:
-        sql = f"INSERT INTO {self.view.t('invites')} VALUES (%s, %s, %s, %s, %s, %s, %s)"
-        values = (
-            event.public_id,
-            event.originator_id,
-            event.namespace_id,
-            event.root_id,
-            event.invitee_id,
-            event.inviter_id,
-            event.timestamp,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        row = {
+            "id": event.public_id,
+            "aggregate_id": event.originator_id,
+            "namespace_id": event.namespace_id,
+            "root_id": event.root_id,
+            "invitee_id": event.invitee_id,
+            "inviter_id": event.inviter_id,
+            "created_at": event.timestamp,
+        }
+        self.view.add(row, tracking)
 
     @process_event.register
     def accepted(self, event: Invite.Accepted, tracking: Tracking) -> None:
-        self._forget(event.originator_id, tracking)
+        self.view.remove(event.originator_id, tracking)
 
     @process_event.register
     def rejected(self, event: Invite.Rejected, tracking: Tracking) -> None:
-        self._forget(event.originator_id, tracking)
+        self.view.remove(event.originator_id, tracking)
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        """A deleted namespace takes its pending invites with it."""
-        sql = f"DELETE FROM {self.view.t('invites')} WHERE namespace_id = %s"
-        self.view.write(tracking, lambda c: c.execute(sql, (event.public_id,)))
-
-    def _forget(self, aggregate_id: Any, tracking: Tracking) -> None:
-        sql = f"DELETE FROM {self.view.t('invites')} WHERE aggregate_id = %s"
-        self.view.write(tracking, lambda c: c.execute(sql, (aggregate_id,)))
+        self.view.remove_in_namespace(event.public_id, tracking)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -11,10 +13,11 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
-from projections.base import View
+from projections.base import ReadModel, View
+from projections.writes import Rows
 
 
-class NamespacesView(View):
+class NamespacesTables(ReadModel):
     projection_name = "namespaces"
     tables = {
         "namespaces": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
@@ -33,8 +36,72 @@ class NamespacesView(View):
         "collaborators_user_idx": ("collaborators", "", "(user_id)"),
     }
 
+    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        """A tree shares its root's visibility: a child takes the root's current value."""
 
-class NamespacesProjection(Projection[NamespacesView]):
+        def change(rows: Rows) -> None:
+            root = rows.find("namespaces", id=row["root_id"])
+            visibility = row["visibility"] if root is None else root["visibility"]
+            rows.insert("namespaces", {**row, "visibility": visibility})
+
+        self.apply(tracking, change)
+
+    def describe(self, aggregate_id: Any, description: str, tracking: Tracking) -> None:
+        values = {"description": description}
+        self._update(tracking, "namespaces", values, aggregate_id=aggregate_id)
+
+    def set_visibility(self, root_aggregate_id: Any, visibility: str, tracking: Tracking) -> None:
+        """The visibility of a root, and so of its whole tree."""
+
+        def change(rows: Rows) -> None:
+            root_id = _id(rows, root_aggregate_id)
+            if root_id is not None:
+                rows.update("namespaces", {"visibility": visibility}, root_id=root_id)
+
+        self.apply(tracking, change)
+
+    def add_collaborator(
+        self, root_aggregate_id: Any, user_id: int, at: datetime, tracking: Tracking
+    ) -> None:
+        def change(rows: Rows) -> None:
+            root_id = _id(rows, root_aggregate_id)
+            if root_id is not None:
+                row = {"root_id": root_id, "user_id": user_id, "created_at": at}
+                rows.insert("collaborators", row, skip_existing=True)
+
+        self.apply(tracking, change)
+
+    def remove_collaborator(self, root_aggregate_id: Any, user_id: int, tracking: Tracking) -> None:
+        def change(rows: Rows) -> None:
+            root_id = _id(rows, root_aggregate_id)
+            if root_id is not None:
+                rows.delete("collaborators", root_id=root_id, user_id=user_id)
+
+        self.apply(tracking, change)
+
+    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
+        """The namespace goes; a root takes its tree's collaborators with it."""
+
+        def change(rows: Rows) -> None:
+            namespace = rows.find("namespaces", aggregate_id=aggregate_id)
+            if namespace is not None and namespace["parent_id"] is None:
+                rows.delete("collaborators", root_id=namespace["id"])
+            rows.delete("namespaces", aggregate_id=aggregate_id)
+
+        self.apply(tracking, change)
+
+
+def _id(rows: Rows, aggregate_id: Any) -> int | None:
+    """The public id of the namespace, if the read model has it."""
+    namespace = rows.find("namespaces", aggregate_id=aggregate_id)
+    return None if namespace is None else int(namespace["id"])
+
+
+class NamespacesView(NamespacesTables, View):
+    """The namespaces read model in PostgreSQL."""
+
+
+class NamespacesProjection(Projection[NamespacesTables]):
     name = "namespaces"
     topics = tuple(
         get_topic(cls)
@@ -54,15 +121,7 @@ class NamespacesProjection(Projection[NamespacesView]):
 
     @process_event.register
     def created(self, event: Namespace.Created, tracking: Tracking) -> None:
-        table = self.view.t("namespaces")
-        # A tree shares its root's visibility: a child takes the root's current value.
-        sql = (
-            f"INSERT INTO {table} SELECT %(id)s, %(aggregate_id)s, %(user_id)s, %(root_id)s, "
-            "%(parent_id)s, %(name)s, %(path)s, %(level)s, %(description)s, "
-            f"COALESCE((SELECT visibility FROM {table} WHERE id = %(root_id)s), %(visibility)s), "
-            "%(created_at)s"
-        )
-        values = {
+        row = {
             "id": event.public_id,
             "aggregate_id": event.originator_id,
             "user_id": event.owner_id,
@@ -75,56 +134,26 @@ class NamespacesProjection(Projection[NamespacesView]):
             "visibility": event.visibility,
             "created_at": event.timestamp,
         }
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        self.view.add(row, tracking)
 
     @process_event.register
     def description_changed(self, event: Namespace.DescriptionChanged, tracking: Tracking) -> None:
-        sql = f"UPDATE {self.view.t('namespaces')} SET description = %s WHERE aggregate_id = %s"
-        self.view.write(
-            tracking, lambda c: c.execute(sql, (event.description, event.originator_id))
-        )
+        self.view.describe(event.originator_id, event.description, tracking)
 
     @process_event.register
     def visibility_changed(self, event: Namespace.VisibilityChanged, tracking: Tracking) -> None:
-        table = self.view.t("namespaces")
-        sql = (
-            f"UPDATE {table} SET visibility = %s "
-            f"WHERE root_id = (SELECT id FROM {table} WHERE aggregate_id = %s)"
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, (event.visibility, event.originator_id)))
+        self.view.set_visibility(event.originator_id, event.visibility, tracking)
 
     @process_event.register
     def collaborator_added(self, event: Namespace.CollaboratorAdded, tracking: Tracking) -> None:
-        namespaces, collaborators = self.view.t("namespaces"), self.view.t("collaborators")
-        sql = (
-            f"INSERT INTO {collaborators} (root_id, user_id, created_at) "
-            f"SELECT id, %s, %s FROM {namespaces} WHERE aggregate_id = %s "
-            "ON CONFLICT DO NOTHING"
-        )
-        values = (event.user_id, event.timestamp, event.originator_id)
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        self.view.add_collaborator(event.originator_id, event.user_id, event.timestamp, tracking)
 
     @process_event.register
     def collaborator_removed(
         self, event: Namespace.CollaboratorRemoved, tracking: Tracking
     ) -> None:
-        namespaces, collaborators = self.view.t("namespaces"), self.view.t("collaborators")
-        sql = (
-            f"DELETE FROM {collaborators} WHERE user_id = %s AND root_id = "
-            f"(SELECT id FROM {namespaces} WHERE aggregate_id = %s)"
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, (event.user_id, event.originator_id)))
+        self.view.remove_collaborator(event.originator_id, event.user_id, tracking)
 
     @process_event.register
     def deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        namespaces, collaborators = self.view.t("namespaces"), self.view.t("collaborators")
-
-        def change(c: Any) -> None:
-            c.execute(
-                f"DELETE FROM {collaborators} WHERE root_id = "
-                f"(SELECT id FROM {namespaces} WHERE aggregate_id = %s AND parent_id IS NULL)",
-                (event.originator_id,),
-            )
-            c.execute(f"DELETE FROM {namespaces} WHERE aggregate_id = %s", (event.originator_id,))
-
-        self.view.write(tracking, change)
+        self.view.remove(event.originator_id, tracking)

@@ -1,6 +1,9 @@
-"""Every projection marid runs, with the view class it writes."""
+"""Every projection marid runs, with its PostgreSQL view; each view's intent layer (the
+view's first base) has an in-memory twin, `projections.memory.in_memory(...)`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from eventsourcing.projection import Projection
 
@@ -16,15 +19,17 @@ from projections.users import UsersProjection, UsersView
 from projections.variables import VariablesProjection, VariablesView
 from projections.webhooks import WebhooksProjection, WebhooksView
 
-PROJECTIONS: dict[str, tuple[type[Projection[View]], type[View]]] = {
-    "users": (UsersProjection, UsersView),  # type: ignore[dict-item]  # Projection is invariant in its view
-    "namespaces": (NamespacesProjection, NamespacesView),  # type: ignore[dict-item]
-    "variables": (VariablesProjection, VariablesView),  # type: ignore[dict-item]
-    "images": (ImagesProjection, ImagesView),  # type: ignore[dict-item]
-    "keys": (KeysProjection, KeysView),  # type: ignore[dict-item]
-    "objects": (ObjectsProjection, ObjectsView),  # type: ignore[dict-item]
-    "builds": (BuildsProjection, BuildsView),  # type: ignore[dict-item]
-    "crons": (CronsProjection, CronsView),  # type: ignore[dict-item]
-    "invites": (InvitesProjection, InvitesView),  # type: ignore[dict-item]
-    "webhooks": (WebhooksProjection, WebhooksView),  # type: ignore[dict-item]
+# A projection's view is its intent layer (Projection is invariant in it); the PostgreSQL
+# view given with it implements that layer.
+PROJECTIONS: dict[str, tuple[type[Projection[Any]], type[View]]] = {
+    "users": (UsersProjection, UsersView),
+    "namespaces": (NamespacesProjection, NamespacesView),
+    "variables": (VariablesProjection, VariablesView),
+    "images": (ImagesProjection, ImagesView),
+    "keys": (KeysProjection, KeysView),
+    "objects": (ObjectsProjection, ObjectsView),
+    "builds": (BuildsProjection, BuildsView),
+    "crons": (CronsProjection, CronsView),
+    "invites": (InvitesProjection, InvitesView),
+    "webhooks": (WebhooksProjection, WebhooksView),
 }

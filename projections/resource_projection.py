@@ -8,7 +8,6 @@ A resource's module declares only what is its own: its columns, the values of th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -17,7 +16,7 @@ from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
-from projections.base import ReadModel
+from projections.base import AggregateTable
 
 # Columns every resource table starts with.
 COMMON_COLUMNS = (
@@ -39,18 +38,8 @@ def resource_indexes(table: str) -> dict[str, tuple[str, str, str]]:
     }
 
 
-class ResourceTables(ReadModel):
+class ResourceTables(AggregateTable):
     """A resource read model's intent layer; its table is named after the read model."""
-
-    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
-        self._insert(tracking, self.projection_name, row)
-
-    def update(self, aggregate_id: Any, values: Mapping[str, Any], tracking: Tracking) -> None:
-        """Set these columns of the resource's row."""
-        self._update(tracking, self.projection_name, values, aggregate_id=aggregate_id)
-
-    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
-        self._delete(tracking, self.projection_name, aggregate_id=aggregate_id)
 
     def detach_namespace(self, namespace_id: int, tracking: Tracking) -> None:
         """The resources of a deleted namespace stay with their owners, in no namespace."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -12,10 +13,10 @@ from eventsourcing.utils import get_topic
 
 from domain.tokens import Token
 from domain.users import User
-from projections.base import View
+from projections.base import ReadModel, View
 
 
-class UsersView(View):
+class UsersTables(ReadModel):
     projection_name = "users"
     tables = {
         "users": "(id bigint PRIMARY KEY, username text NOT NULL, email text NOT NULL, "
@@ -32,8 +33,22 @@ class UsersView(View):
         "tokens_aggregate_idx": ("tokens", "UNIQUE", "(aggregate_id)"),
     }
 
+    def add_user(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        self._insert(tracking, "users", row)
 
-class UsersProjection(Projection[UsersView]):
+    def add_token(self, row: Mapping[str, Any], tracking: Tracking) -> None:
+        """A new token, not revoked."""
+        self._insert(tracking, "tokens", {**row, "revoked": False})
+
+    def revoke_token(self, aggregate_id: Any, tracking: Tracking) -> None:
+        self._update(tracking, "tokens", {"revoked": True}, aggregate_id=aggregate_id)
+
+
+class UsersView(UsersTables, View):
+    """The users read model in PostgreSQL."""
+
+
+class UsersProjection(Projection[UsersTables]):
     name = "users"
     topics = tuple(get_topic(cls) for cls in (User.Registered, Token.Created, Token.Revoked))
 
@@ -43,26 +58,29 @@ class UsersProjection(Projection[UsersView]):
 
     @process_event.register
     def user_registered(self, event: User.Registered, tracking: Tracking) -> None:
-        sql = f"INSERT INTO {self.view.t('users')} VALUES (%s, %s, %s, %s, %s)"
-        values = (event.public_id, event.username, event.email, event.timestamp, event.admin)
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        row = {
+            "id": event.public_id,
+            "username": event.username,
+            "email": event.email,
+            "created_at": event.timestamp,
+            "admin": event.admin,
+        }
+        self.view.add_user(row, tracking)
 
     @process_event.register
     def token_created(self, event: Token.Created, tracking: Tracking) -> None:
-        sql = f"INSERT INTO {self.view.t('tokens')} VALUES (%s, %s, %s, %s, %s, %s, %s, false, %s)"
-        values = (
-            event.public_id,
-            event.originator_id,
-            event.user_id,
-            event.name,
-            event.token_hash,
-            event.scopes,
-            event.expires_at,
-            event.timestamp,
-        )
-        self.view.write(tracking, lambda c: c.execute(sql, values))
+        row = {
+            "id": event.public_id,
+            "aggregate_id": event.originator_id,
+            "user_id": event.user_id,
+            "name": event.name,
+            "token_hash": event.token_hash,
+            "scopes": event.scopes,
+            "expires_at": event.expires_at,
+            "created_at": event.timestamp,
+        }
+        self.view.add_token(row, tracking)
 
     @process_event.register
     def token_revoked(self, event: Token.Revoked, tracking: Tracking) -> None:
-        sql = f"UPDATE {self.view.t('tokens')} SET revoked = true WHERE aggregate_id = %s"
-        self.view.write(tracking, lambda c: c.execute(sql, (event.originator_id,)))
+        self.view.revoke_token(event.originator_id, tracking)

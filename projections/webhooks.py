@@ -6,7 +6,6 @@ reads it. A deleted namespace takes its webhooks with it (they are not detached)
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,11 +17,11 @@ from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
 from domain.webhooks import Webhook
-from projections.base import ReadModel, View
+from projections.base import AggregateTable, View
 from projections.rows import Queries
 
 
-class WebhooksTables(ReadModel):
+class WebhooksTables(AggregateTable):
     projection_name = "webhooks"
     tables = {
         "webhooks": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL, "
@@ -35,15 +34,6 @@ class WebhooksTables(ReadModel):
         "webhooks_aggregate_idx": ("webhooks", "UNIQUE", "(aggregate_id)"),
         "webhooks_namespace_idx": ("webhooks", "", "(namespace_id)"),
     }
-
-    def add(self, row: Mapping[str, Any], tracking: Tracking) -> None:
-        self._insert(tracking, "webhooks", row)
-
-    def update(self, aggregate_id: Any, values: Mapping[str, Any], tracking: Tracking) -> None:
-        self._update(tracking, "webhooks", values, aggregate_id=aggregate_id)
-
-    def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
-        self._delete(tracking, "webhooks", aggregate_id=aggregate_id)
 
     def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
         """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
