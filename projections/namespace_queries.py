@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from projections.rows import (
+    NAMESPACE_COLUMNS,
     NamespaceRow,
     Page,
     Queries,
@@ -13,23 +14,11 @@ from projections.rows import (
     user_from,
 )
 
-_NS_COLS = (
-    "id",
-    "user_id",
-    "root_id",
-    "parent_id",
-    "name",
-    "path",
-    "description",
-    "visibility",
-    "created_at",
-)
-
 SELECT = (
     "SELECT "
-    + ", ".join(f"n.{c} AS n_{c}" for c in _NS_COLS)
+    + ", ".join(f"n.{c} AS n_{c}" for c in NAMESPACE_COLUMNS)
     + ", "
-    + ", ".join(f"p.{c} AS p_{c}" for c in _NS_COLS)
+    + ", ".join(f"p.{c} AS p_{c}" for c in NAMESPACE_COLUMNS)
     + f", {user_columns('u', 'u_')}, {user_columns('pu', 'pu_')} "
     "FROM namespaces n JOIN users u ON u.id = n.user_id "
     "LEFT JOIN namespaces p ON p.id = n.parent_id LEFT JOIN users pu ON pu.id = p.user_id "

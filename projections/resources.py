@@ -9,6 +9,7 @@ from typing import Any
 
 from projections.namespace_queries import namespace_from
 from projections.rows import (
+    NAMESPACE_COLUMNS,
     NamespaceRow,
     Page,
     Queries,
@@ -37,18 +38,6 @@ class ResourceRow:
         return int(self.fields["user_id"])
 
 
-_NS_COLS = (
-    "id",
-    "user_id",
-    "root_id",
-    "parent_id",
-    "name",
-    "path",
-    "description",
-    "visibility",
-    "created_at",
-)
-
 # Resources a signed-in caller sees in the top-level lists: their own, and those in trees
 # they own or collaborate on.
 VISIBLE = (
@@ -66,7 +55,7 @@ class ResourceQueries(Queries):
         self.name_column = name_column
         self.select = (
             "SELECT r.*, "
-            + ", ".join(f"n.{c} AS n_{c}" for c in _NS_COLS)
+            + ", ".join(f"n.{c} AS n_{c}" for c in NAMESPACE_COLUMNS)
             + ", NULL AS p_id, "
             + f"{user_columns('a', 'a_')}, {user_columns('u', 'u_')}, {user_columns('nu', 'nu_')} "
             f"FROM {table} r JOIN users a ON a.id = r.author_id JOIN users u ON u.id = r.user_id "

@@ -43,6 +43,20 @@ class NamespaceRow:
     parent: NamespaceRow | None = None
 
 
+# The columns of a namespace row, as the queries that join namespaces select them.
+NAMESPACE_COLUMNS = (
+    "id",
+    "user_id",
+    "root_id",
+    "parent_id",
+    "name",
+    "path",
+    "description",
+    "visibility",
+    "created_at",
+)
+
+
 @dataclass(frozen=True)
 class Page:
     """A page of a list: 1-based `number` (clamped), `per_page`, and the total row count."""
