@@ -171,7 +171,8 @@ class Shadow:
             curs.execute(f"ALTER INDEX {index}{suffix} RENAME TO {index}")
         position = self.view.max_tracking_id(self.app.name) or 0
         curs.execute(
-            f"INSERT INTO {self.live.tracking_table_name} VALUES (%s, %s) "
+            f"INSERT INTO {self.live.tracking_table_name} (application_name, notification_id) "
+            "VALUES (%s, %s) "
             "ON CONFLICT (application_name) "
             "DO UPDATE SET notification_id = EXCLUDED.notification_id",
             (self.app.name, position),
