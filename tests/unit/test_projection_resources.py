@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +27,8 @@ from tests.unit.projection_support import (
     namespace_deleted,
     unrelated_event,
 )
-from tests.unit.test_projection_crons import NEXT_RUN
+
+NEXT_RUN = datetime(2030, 1, 2, tzinfo=UTC)
 
 
 def variable(public_id: int, namespace_id: int | None) -> Variable:
