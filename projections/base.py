@@ -48,7 +48,8 @@ class ReadModel(TrackingRecorder, ABC):
     @abstractmethod
     def apply(self, tracking: Tracking, change: Change) -> None:
         """Apply `change` and record `tracking` in one transaction, exactly once: a
-        notification the tracking record already covers is skipped."""
+        notification the tracking record already covers is skipped (except in a rebuild's
+        shadow tables, which one follower alone writes)."""
 
     @abstractmethod
     def rows(self, table: str, order_by: str | None = None) -> list[dict[str, Any]]:
