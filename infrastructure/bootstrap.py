@@ -26,6 +26,7 @@ from infrastructure.build_logs import BuildLogs
 from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
+from infrastructure.leases import PostgresLeases
 from infrastructure.namespace_members import ReadModelNamespaceMembers
 from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
@@ -33,6 +34,7 @@ from infrastructure.settings import Settings
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
 from projections.crons import CronBuildQueries, CronQueries
+from projections.followers import create_gaps_table
 from projections.images import ImageQueries
 from projections.invites import InviteQueries
 from projections.maintenance import catch_up, upgrade
@@ -70,7 +72,9 @@ def bootstrap(
     env = eventsourcing_env(conninfo, settings.pool_size, LISTENERS)
     env["CREATE_TABLE"] = "no"  # the event store's tables too are made by `migrate`
     app = MaridApplication(env, clock=clock, secrets=AesGcmBox(secret_key))
-    app.ids = PostgresIds(app.recorder.datastore)  # type: ignore[attr-defined]
+    datastore = app.recorder.datastore  # type: ignore[attr-defined]
+    app.ids = PostgresIds(datastore)
+    app.leases = PostgresLeases(datastore)  # shared by every process's claims and workers
     return Marid(settings, app, conninfo=conninfo, secret_key=secret_key)
 
 
@@ -122,6 +126,8 @@ class Marid:
         """
         for recorder in self._event_recorders():
             recorder.create_table()
+        create_gaps_table(self.datastore)
+        PostgresLeases(self.datastore).create_table()
         for name, (projection_class, view_class) in PROJECTIONS.items():
             self.projections[name].view.create_table()
             upgrade(self.app, self.datastore, projection_class, view_class)

@@ -40,8 +40,9 @@ class Gaps:
 
 
 def create_gaps_table(datastore: PostgresDatastore) -> None:
+    """The table `GapWatch` writes (made by `Marid.migrate`)."""
     with datastore.transaction(commit=True) as curs:
-        # Runners start together; concurrent CREATE TABLE IF NOT EXISTS can still collide.
+        # Processes migrate together; concurrent CREATE TABLE IF NOT EXISTS can collide.
         curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:create:{GAPS_TABLE}"),))
         curs.execute(
             f"CREATE TABLE IF NOT EXISTS {GAPS_TABLE} (follower text NOT NULL, "
@@ -85,7 +86,6 @@ class GapWatch:
         self, datastore: PostgresDatastore, events_table: str, follower: str, position: int
     ) -> None:
         self.datastore = datastore
-        create_gaps_table(datastore)
         self.events_table = events_table
         self.follower = follower
         self.position = position
