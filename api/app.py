@@ -168,7 +168,7 @@ def screen_json(body: bytes) -> str | dict[str, list[str]] | None:
     return nul_errors(data)
 
 
-def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
+def create_app(settings: Settings, *, marid: Marid | None = None) -> MaridAPI:
     """Build the API around a wired `marid`; without one, the API wires, migrates and
     starts its own at startup (and closes it at shutdown)."""
 
@@ -223,7 +223,13 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> Litestar:
         debug=False,
         logging_config=None,  # the process's one format (infrastructure.logs), not Litestar's
     )
+    fresh_counters(app, settings)
+    return app
+
+
+def fresh_counters(app: MaridAPI, settings: Settings) -> None:
+    """Give the app new per-process counters: the rate limiter's windows and the request
+    metrics (with the registry `/metrics` reads), as at the start of a process."""
     app.rate_limiter = RateLimiter(settings.rate_limit)
     registry, app.http_metrics = new_registry(lambda: getattr(app.state, "marid", None))
     app.state.operations = Operations(settings, registry)
-    return app

@@ -173,7 +173,8 @@ class Marid:
         )
 
     def start(self) -> None:
-        """Start a runner per projection (each waits to lead if another process leads)."""
+        """Start a runner per projection (each waits to lead if another process leads),
+        image downloads, and the scheduler and webhook delivery if the settings say so."""
         if self._started:
             return
         self._started = True
@@ -228,19 +229,34 @@ class Marid:
         worker.start()
         return worker
 
-    def close(self) -> None:
+    def stop(self) -> None:
+        """Stop the followers this process runs (workers, webhook delivery, scheduler,
+        downloads, projection runners); connections stay open. `start()` starts fresh
+        ones, which take their positions from the database again."""
         for worker in self.workers:  # first: its builds still write output and events
             worker.stop()
+        self.workers.clear()
         built = self.__dict__  # what cached_property built; the rest needs no stopping
-        if "webhook_dispatcher" in built:
-            self.webhook_dispatcher.signal_stop()  # first: it may be waiting on a read model
-        self.build_logs.close()
+        dispatcher: WebhookDispatcher | None = built.get("webhook_dispatcher")
+        if dispatcher is not None and dispatcher.runner is None:
+            dispatcher = None  # it never started: nothing to stop
+        if dispatcher is not None:
+            dispatcher.signal_stop()  # first: it may be waiting on a read model
         self.scheduler.stop()
-        if "downloads" in built:
-            self.downloads.stop()
+        downloads: Downloads | None = built.pop("downloads", None)
+        if downloads is not None:
+            downloads.stop()
         self.read_models.stop()
-        if "webhook_dispatcher" in built:
-            self.webhook_dispatcher.join()
+        if dispatcher is not None:
+            dispatcher.join()
+            del built["webhook_dispatcher"]  # a stopped one cannot start again
+            if dispatcher.payloads is not None:
+                self.webhook_dispatcher.install(dispatcher.payloads)
+        self._started = False
+
+    def close(self) -> None:
+        self.stop()
+        self.build_logs.close()
         self.leadership.close()  # after the runners: closing it gives up their locks
         self.app.close()
 

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 from eventsourcing.projection import Projection
+from psycopg.sql import SQL, Identifier
 
 from projections.base import View
 
@@ -165,8 +166,25 @@ class ReadModels:
                 delay = min(delay * 2, 0.05)
 
     def stop(self) -> None:
-        """Stop every runner; they wind down in parallel (each takes a LISTEN poll to stop)."""
-        for runner in self.runners.values():
+        """Stop every runner; they wind down in parallel."""
+        running = [runner for runner in self.runners.values() if runner.running]
+        for runner in running:
             runner.signal_stop()
-        for runner in self.runners.values():
+        if running:
+            self._wake_listeners()
+        for runner in running:
             runner.join()
+
+    def _wake_listeners(self) -> None:
+        """One NOTIFY on the event log's channel, so that the stopping runners' LISTEN
+        connections see the stop now rather than at their next poll (a tenth of a second
+        each); elsewhere it only costs each follower one look for new events."""
+        channel = getattr(self.app.recorder, "channel_name", None)
+        if channel is None:  # not PostgreSQL
+            return
+        datastore = next(iter(self.views.values())).datastore
+        try:
+            with datastore.transaction(commit=True) as curs:
+                curs.execute(SQL("NOTIFY {0}").format(Identifier(channel)))
+        except Exception:  # the database is away: the runners stop at their next poll
+            log.debug("could not wake the runners' listeners", exc_info=True)

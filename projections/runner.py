@@ -95,6 +95,11 @@ class Runner:
     def start(self) -> None:
         self._thread.start()
 
+    @property
+    def running(self) -> bool:
+        """Started and not yet stopped."""
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         self.signal_stop()
         self.join()

@@ -527,7 +527,8 @@ def test_a_client_that_hangs_up_leaves_no_subscription_behind(
     assert feed is not None
 
     with httpx.stream("GET", live + OUTPUT, headers={**alice, **EVENTS}, timeout=20) as response:
-        EventReader(response).next()
+        reader = EventReader(response)  # kept: an unreferenced one may close the stream
+        reader.next()
         deadline = time.monotonic() + 10  # the server registers on its own time
         while feed.subscriber_count() != 1 and time.monotonic() < deadline:
             threading.Event().wait(0.02)
