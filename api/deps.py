@@ -77,7 +77,6 @@ ATTRIBUTES = (
     "build_logs",
     "build_inputs",
     "namespace_members",
-    "downloads",
     "webhook_dispatcher",
     "settings",
     "clock",

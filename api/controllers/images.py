@@ -8,12 +8,15 @@ QCOW2 body (`name`/`namespace` in the query string) or from a multipart form (fi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio.to_thread
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import NotFoundException
 
 from api.access import namespace_guard, resource_guard
@@ -40,10 +43,10 @@ DOWNLOAD_TYPES = (QEMU_DISK, "application/octet-stream")
 FIELDS = tuple(f.encode_name for f in msgspec.structs.fields(ImageCreate))
 
 
-class Downloads(Protocol):
-    """The image downloads (`infrastructure.downloads`), as creating an image uses them."""
-
-    def wake(self) -> None: ...
+def provide_wake_downloads(state: State) -> Callable[[], None]:
+    """Look for pending image downloads now (the downloads are built on first use: httpx
+    is slow to import, and most creates download nothing)."""
+    return lambda: state.marid.downloads.wake()
 
 
 def image_out(base: str, row: ResourceRow) -> ImageOut:
@@ -120,6 +123,7 @@ async def receive_image(request: Req, blobs: BlobStore, limit: int | None) -> Im
 class ImageController(Controller):
     tags = ["images"]
     guards = [namespace_guard, resource_guard]
+    dependencies = {"wake_downloads": Provide(provide_wake_downloads, sync_to_thread=False)}
 
     @get("/api/images", sync_to_thread=True, summary="Images you can see")
     def list_images(
@@ -141,7 +145,7 @@ class ImageController(Controller):
         settle: Injected[Settle],
         images: Injected[ImageQueries],
         blobs: Injected[BlobStore],
-        downloads: Injected[Downloads],
+        wake_downloads: Injected[Callable[[], None]],
         settings: Injected[Settings],
     ) -> ImageOut:
         received = await receive_image(request, blobs, settings.image_max_size)
@@ -156,7 +160,7 @@ class ImageController(Controller):
                 )
             image_id = settle(outcome)
             if content.download_url:
-                downloads.wake()
+                wake_downloads()
             return images.get(image_id)
 
         return IMAGES.one(request, await anyio.to_thread.run_sync(create_image))
