@@ -16,7 +16,7 @@ from litestar import Request, Response
 
 from api import paging
 from api.auth import Caller
-from api.render import api_base, found, namespace_out, struct_of, user_out
+from api.render import api_base, copied_items, found, namespace_out, user_out
 from projections.resources import ResourceQueries, ResourceRow
 from projections.rows import NamespaceRow
 
@@ -28,9 +28,9 @@ S = TypeVar("S", bound=msgspec.Struct)
 def resource_out(struct: type[S], base: str, row: ResourceRow, path: str, **own: Any) -> S:
     """A resource's JSON: the fields every resource has (`url` is `<base>/<path>/<id>`),
     its own fields as `own` gives them, the others copied from its row's columns."""
-    return struct_of(
+    return copied_items(
         struct,
-        row.fields.__getitem__,
+        row.fields,
         url=f"{base}/{path}/{row.id}",
         author=user_out(row.author),
         user=user_out(row.user),

@@ -24,7 +24,7 @@ from litestar.params import JSONBody
 from api.access import namespace_guard
 from api.auth import SAFE_METHODS, Actor, Caller, scope_error
 from api.deps import Injected, Settle
-from api.render import api_base, copied, found, namespace_out, namespace_url, struct_of
+from api.render import api_base, copied, copied_items, found, namespace_out, namespace_url
 from api.schemas.namespaces import NamespaceOut
 from api.schemas.webhooks import LastResponseOut, WebhookIn, WebhookOut
 from application.access import can_write_namespace
@@ -120,7 +120,7 @@ def fields_of(data: WebhookIn) -> WebhookFields:
 def last_response_out(found: dict[str, Any] | None) -> LastResponseOut | None:
     if found is None:
         return None
-    return struct_of(LastResponseOut, found.__getitem__, duration=int(found["duration"]))
+    return copied_items(LastResponseOut, found, duration=int(found["duration"]))
 
 
 def webhook_out(
