@@ -2,7 +2,9 @@
 
 `fixtures/resource_events.json` holds the stored events (topic and state, as the mapper
 writes them) of the commands in `act()`, and each aggregate's state after replaying them,
-captured from the code before the namespaced resources shared a base class (commit 2047c7c).
+captured from the code before the namespaced resources shared a base class (commit 2047c7c);
+those of `act_on_people()` from the code before namespaces, invites, tokens and users
+shared base classes (commit ed43f9e).
 """
 
 from __future__ import annotations
@@ -24,9 +26,13 @@ from application.app import MaridApplication
 from domain.builds import BuildCounter
 from domain.crons import Cron
 from domain.images import Image
+from domain.invites import Invite
 from domain.keys import SshKey
+from domain.namespaces import Namespace
 from domain.objects import Object
 from domain.origin import Origin
+from domain.tokens import Token
+from domain.users import User
 from domain.variables import Variable
 from domain.webhooks import Webhook
 from tests.unit.conftest import POPO
@@ -68,6 +74,30 @@ TOPICS = {
         "domain.webhooks:Webhook.Created",
         "domain.webhooks:Webhook.Deleted",
         "domain.webhooks:Webhook.Updated",
+    ],
+    Namespace: [
+        "domain.namespaces:Namespace.ChildAdded",
+        "domain.namespaces:Namespace.ChildRemoved",
+        "domain.namespaces:Namespace.CollaboratorAdded",
+        "domain.namespaces:Namespace.CollaboratorRemoved",
+        "domain.namespaces:Namespace.Created",
+        "domain.namespaces:Namespace.Deleted",
+        "domain.namespaces:Namespace.DescriptionChanged",
+        "domain.namespaces:Namespace.VisibilityChanged",
+    ],
+    Invite: [
+        "domain.invites:Invite.Accepted",
+        "domain.invites:Invite.Created",
+        "domain.invites:Invite.Rejected",
+        "domain.invites:Invite.Sent",
+    ],
+    Token: [
+        "domain.tokens:Token.Created",
+        "domain.tokens:Token.Revoked",
+    ],
+    User: [
+        "domain.users:User.Created",
+        "domain.users:User.Registered",
     ],
 }
 
@@ -149,7 +179,42 @@ def act() -> list[Aggregate]:
     hook.delete(ORIGIN)
     counter = BuildCounter(owner_id=2, origin=ORIGIN)
     counter.next_number(ORIGIN)
-    return [variable, key, obj, fetched, failed, cron, hook, counter]
+    return [variable, key, obj, fetched, failed, cron, hook, counter, *act_on_people()]
+
+
+def act_on_people() -> list[Aggregate]:
+    """Namespaces, invites, tokens and users (recorded before they shared base classes)."""
+    root = Namespace.create_root(7, 2, "proj", "d", "private", ORIGIN)
+    root.add_collaborator(5, ORIGIN)
+    root.update("d2", "public", ORIGIN)
+    child = root.create_child(8, "sub", "c", ORIGIN)
+    root.remove_collaborator(5, ORIGIN)
+    root.forget_child(8, ORIGIN)
+    child.delete(ORIGIN)
+    child.delete(ORIGIN)
+    root.delete(ORIGIN)
+    accepted = Invite(
+        public_id=7, namespace_id=8, root_id=7, invitee_id=5, inviter_id=2, origin=ORIGIN
+    )
+    accepted.accept(5, ORIGIN)
+    rejected = Invite(
+        public_id=8, namespace_id=7, root_id=7, invitee_id=6, inviter_id=2, origin=ORIGIN
+    )
+    rejected.reject(2, ORIGIN)
+    token = Token(
+        public_id=7,
+        user_id=2,
+        name="ci",
+        token_hash="h",
+        scopes="build:read",
+        expires_at=T0,
+        origin=ORIGIN,
+    )
+    token.revoke(ORIGIN)
+    token.revoke(ORIGIN)
+    user = User(public_id=2, username="ann", email="a@x", origin=ORIGIN, admin=True)
+    plain = User(public_id=3, username="bob", email="b@x", origin=ORIGIN)
+    return [root, child, accepted, rejected, token, user, plain]
 
 
 def image(public_id: int, namespace_id: int | None) -> Image:
