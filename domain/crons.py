@@ -7,6 +7,7 @@ schedulers record it, and so submit its build.
 
 from __future__ import annotations
 
+from dataclasses import InitVar
 from datetime import datetime
 
 from eventsourcing.domain import Aggregate, event
@@ -38,6 +39,13 @@ class Cron(NamespacedResource):
     """A named schedule and manifest; `next_run` is always in the future when saved."""
 
     KIND = "cron"
+
+    name: str
+    schedule: str
+    timezone: str
+    manifest: str
+    next_run: datetime
+    origin: InitVar[Origin]
 
     class Created(NamespacedResource.Created):
         name: str
@@ -74,22 +82,8 @@ class Cron(NamespacedResource):
     class Deleted(NamespacedResource.Deleted):
         pass
 
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        author_id: int,
-        namespace_id: int | None,
-        name: str,
-        schedule: str,
-        timezone: str,
-        manifest: str,
-        next_run: datetime,
-        origin: Origin,
-    ) -> None:
-        super().__init__(public_id, owner_id, author_id, namespace_id)
-        self._configure(name, schedule, timezone, manifest, next_run)
+    def __post_init__(self, origin: Origin) -> None:
+        """It has not run yet."""
         self.prev_run: datetime | None = None
         self.last_error: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import InitVar
 from datetime import datetime, timedelta
 from enum import Enum
 from urllib.parse import SplitResult, urlsplit
@@ -117,6 +118,15 @@ class Image(NamespacedResource):
 
     KIND = "image"
 
+    name: str
+    driver: str
+    blob_key: str | None
+    size: InitVar[int | None]  # recorded, not kept
+    sha256: InitVar[str | None]
+    download_source: str | None
+    download_url: str | None  # sealed
+    origin: InitVar[Origin]
+
     class Created(NamespacedResource.Created):
         name: str
         driver: str
@@ -153,28 +163,8 @@ class Image(NamespacedResource):
     class Deleted(NamespacedResource.Deleted):
         pass
 
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        author_id: int,
-        namespace_id: int | None,
-        name: str,
-        driver: str,
-        blob_key: str | None,
-        size: int | None,
-        sha256: str | None,
-        download_source: str | None,
-        download_url: str | None,
-        origin: Origin,
-    ) -> None:
-        super().__init__(public_id, owner_id, author_id, namespace_id)
-        self.name = name
-        self.driver = driver
-        self.blob_key = blob_key
-        self.download_source = download_source
-        self.download_url = download_url
+    def __post_init__(self, size: int | None, sha256: str | None, origin: Origin) -> None:
+        """Nobody has claimed the download yet."""
         self.claimant: str | None = None
         self.claim_seen_at: datetime | None = None
         self.download_finished = False

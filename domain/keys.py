@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import InitVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -142,6 +143,11 @@ class SshKey(NamespacedResource):
 
     KIND = "key"
 
+    name: str
+    key: str
+    config: str
+    origin: InitVar[Origin]
+
     class Created(NamespacedResource.Created):
         name: str
         key: str
@@ -154,23 +160,6 @@ class SshKey(NamespacedResource):
 
     class Deleted(NamespacedResource.Deleted):
         pass
-
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        author_id: int,
-        namespace_id: int | None,
-        name: str,
-        key: str,
-        config: str,
-        origin: Origin,
-    ) -> None:
-        super().__init__(public_id, owner_id, author_id, namespace_id)
-        self.name = name
-        self.key = key
-        self.config = config
 
     def update(self, config: str | None, origin: Origin) -> None:
         """Record an update; a config not given is kept. Always moves `updated_at`."""

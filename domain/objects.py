@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
-
-from eventsourcing.domain import event
+from dataclasses import InitVar
 
 from domain.errors import Errors
 from domain.origin import Origin
@@ -82,6 +81,13 @@ class Object(NamespacedResource):
 
     KIND = "object"
 
+    name: str
+    content_type: str
+    size: int
+    md5: str
+    sha256: str
+    origin: InitVar[Origin]
+
     class Created(NamespacedResource.Created):
         name: str
         content_type: str
@@ -92,27 +98,6 @@ class Object(NamespacedResource):
 
     class Deleted(NamespacedResource.Deleted):
         pass
-
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        author_id: int,
-        namespace_id: int | None,
-        name: str,
-        content_type: str,
-        size: int,
-        md5: str,
-        sha256: str,
-        origin: Origin,
-    ) -> None:
-        super().__init__(public_id, owner_id, author_id, namespace_id)
-        self.name = name
-        self.content_type = content_type
-        self.size = size
-        self.md5 = md5
-        self.sha256 = sha256
 
     @property
     def blob_key(self) -> str:

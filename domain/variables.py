@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import re
-
-from eventsourcing.domain import event
+from dataclasses import InitVar
 
 from domain.errors import Errors
 from domain.origin import Origin
@@ -33,6 +32,11 @@ class Variable(NamespacedResource):
 
     KIND = "variable"
 
+    key: str
+    value: str
+    masked: bool
+    origin: InitVar[Origin]
+
     class Created(NamespacedResource.Created):
         key: str
         value: str
@@ -41,20 +45,3 @@ class Variable(NamespacedResource):
 
     class Deleted(NamespacedResource.Deleted):
         pass
-
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        author_id: int,
-        namespace_id: int | None,
-        key: str,
-        value: str,
-        masked: bool,
-        origin: Origin,
-    ) -> None:
-        super().__init__(public_id, owner_id, author_id, namespace_id)
-        self.key = key
-        self.value = value
-        self.masked = masked

@@ -1,0 +1,67 @@
+"""What marid's aggregates share: ids from public ids, deletion, fields declared as annotations.
+
+eventsourcing makes a dataclass of an aggregate class with annotations
+(`BaseAggregate.__init_subclass__`): the generated `__init__` takes its bases' fields, then
+its own, so a subclass declares only what is its own. Calling the class records its
+`Created` event with those arguments; replaying the event calls `__init__` with the
+event's attributes of the same names (`CanInitAggregate.mutate`). A field given at
+creation but not kept is an `InitVar` (the origin of every `Created` event); state that a
+new aggregate starts with is set in `__post_init__`, or by its `Created` event's `apply`.
+`Declared` tells type checkers about the dataclass, which the library makes at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import field
+from typing import Any, ClassVar, dataclass_transform
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.identity import aggregate_id
+from domain.origin import Origin
+
+
+@dataclass_transform(eq_default=False, field_specifiers=(field,))
+class Declared:
+    """For type checkers: subclasses are dataclasses (eventsourcing makes them so)."""
+
+
+class PublicAggregate(Aggregate, Declared):
+    """An aggregate named by an integer public id: its id is derived from its `KIND` (the
+    prefix of its aggregate ids) and that id, so a URL maps to it without a lookup."""
+
+    KIND: ClassVar[str]
+
+    @classmethod
+    def create_id(cls, public_id: int) -> UUID:
+        return aggregate_id(cls.KIND, public_id)
+
+
+class Deletable(PublicAggregate):
+    """An aggregate deleted once, by its own `Deleted` event.
+
+    A subclass redeclares `Created` and `Deleted` (`class Deleted(Deletable.Deleted)`) with
+    their attributes, so that its events keep their topics. `delete` triggers
+    `type(self).Deleted` rather than calling an `@event` method, because an `@event` method
+    defined here would record this class's event, under this class's topic.
+    """
+
+    deleted: bool = field(init=False)
+
+    class Created(Aggregate.Created):
+        def apply(self, aggregate: Deletable) -> None:
+            aggregate.deleted = False
+
+    class Deleted(Aggregate.Event):
+        def apply(self, aggregate: Deletable) -> None:
+            aggregate.deleted = True
+
+    def delete(self, origin: Origin) -> None:
+        """Record the deletion; deleting a deleted aggregate changes nothing."""
+        if not self.deleted:
+            self.trigger_event(type(self).Deleted, origin=origin, **self.deletion_ids())
+
+    def deletion_ids(self) -> dict[str, Any]:
+        """The ids the `Deleted` event records besides its origin (none by default)."""
+        return {}
