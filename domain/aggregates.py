@@ -29,9 +29,18 @@ class Declared:
 
 class PublicAggregate(Aggregate, Declared):
     """An aggregate named by an integer public id: its id is derived from its `KIND` (the
-    prefix of its aggregate ids) and that id, so a URL maps to it without a lookup."""
+    prefix of its aggregate ids) and that id, so a URL maps to it without a lookup.
+
+    A subclass declares its fields after `public_id`, and its created event subclasses
+    `PublicAggregate.Created` with them, in the same order (their order is stored).
+    """
 
     KIND: ClassVar[str]
+
+    public_id: int
+
+    class Created(Aggregate.Created):
+        public_id: int
 
     @classmethod
     def create_id(cls, public_id: int) -> UUID:
@@ -49,7 +58,7 @@ class Deletable(PublicAggregate):
 
     deleted: bool = field(init=False)
 
-    class Created(Aggregate.Created):
+    class Created(PublicAggregate.Created):
         def apply(self, aggregate: Deletable) -> None:
             aggregate.deleted = False
 

@@ -116,11 +116,6 @@ class Cron(NamespacedResource):
     ) -> None:
         self.owner_id = owner_id
         self.namespace_id = namespace_id
-        self._configure(name, schedule, timezone, manifest, next_run)
-
-    def _configure(
-        self, name: str, schedule: str, timezone: str, manifest: str, next_run: datetime
-    ) -> None:
         self.name = name
         self.schedule = schedule
         self.timezone = timezone

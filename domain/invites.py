@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from dataclasses import InitVar
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.aggregates import PublicAggregate
 from domain.errors import Errors, NotFoundError
-from domain.identity import aggregate_id
 from domain.origin import Origin
 
 HANDLE_REQUIRED = "Username or email field required"
@@ -32,11 +32,18 @@ def pending_key(namespace_id: int, invitee_id: int) -> str:
     return f"{namespace_id}:{invitee_id}"
 
 
-class Invite(Aggregate):
+class Invite(PublicAggregate):
     """An invite to a namespace (possibly a child); accepting it joins the tree's root."""
 
-    class Sent(Aggregate.Created):
-        public_id: int
+    KIND = "invite"
+
+    namespace_id: int
+    root_id: int
+    invitee_id: int
+    inviter_id: int
+    origin: InitVar[Origin]
+
+    class Sent(PublicAggregate.Created):
         namespace_id: int
         root_id: int
         invitee_id: int
@@ -52,25 +59,7 @@ class Invite(Aggregate):
         by_id: int
         origin: Origin
 
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("invite", public_id)
-
-    @event(Sent)
-    def __init__(
-        self,
-        public_id: int,
-        namespace_id: int,
-        root_id: int,
-        invitee_id: int,
-        inviter_id: int,
-        origin: Origin,
-    ) -> None:
-        self.public_id = public_id
-        self.namespace_id = namespace_id
-        self.root_id = root_id
-        self.invitee_id = invitee_id
-        self.inviter_id = inviter_id
+    def __post_init__(self, origin: Origin) -> None:
         self.status = PENDING
 
     @property

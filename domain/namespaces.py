@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from uuid import UUID
+from dataclasses import InitVar, field
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.aggregates import Deletable
 from domain.errors import Errors, NamespacePermissionError, ValidationError
-from domain.identity import aggregate_id
 from domain.origin import Origin
 
 NAME_RE = re.compile(r"[a-zA-Z0-9]+")
@@ -55,15 +55,24 @@ class DepthExceededError(ValidationError):
         super().__init__({field: [f"Namespace cannot exceed depth of {MAX_DEPTH}"]})
 
 
-class Namespace(Aggregate):
+class Namespace(Deletable):
     """A namespace; the root of a tree carries the tree's visibility and collaborators."""
 
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("namespace", public_id)
+    KIND = "namespace"
 
-    class Created(Aggregate.Created):
-        public_id: int
+    owner_id: int
+    name: str
+    path: str
+    parent_id: int | None
+    root_id: int
+    level: int
+    description: str
+    visibility: str
+    origin: InitVar[Origin]
+    children: list[int] = field(default_factory=list, init=False)
+    collaborators: list[int] = field(default_factory=list, init=False)
+
+    class Created(Deletable.Created):
         owner_id: int
         name: str
         path: str
@@ -98,36 +107,9 @@ class Namespace(Aggregate):
         user_id: int
         origin: Origin
 
-    class Deleted(Aggregate.Event):
+    class Deleted(Deletable.Deleted):
         public_id: int
         origin: Origin
-
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        owner_id: int,
-        name: str,
-        path: str,
-        parent_id: int | None,
-        root_id: int,
-        level: int,
-        description: str,
-        visibility: str,
-        origin: Origin,
-    ) -> None:
-        self.public_id = public_id
-        self.owner_id = owner_id
-        self.name = name
-        self.path = path
-        self.parent_id = parent_id
-        self.root_id = root_id
-        self.level = level
-        self.description = description
-        self.visibility = visibility
-        self.children: list[int] = []
-        self.collaborators: list[int] = []
-        self.deleted = False
 
     @classmethod
     def create_root(
@@ -231,10 +213,5 @@ class Namespace(Aggregate):
     def _visibility_changed(self, visibility: str, origin: Origin) -> None:
         self.visibility = visibility
 
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(public_id=self.public_id, origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, public_id: int, origin: Origin) -> None:
-        self.deleted = True
+    def deletion_ids(self) -> dict[str, int]:
+        return {"public_id": self.public_id}

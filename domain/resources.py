@@ -26,13 +26,11 @@ class NamespacedResource(Deletable):
     own fields then `origin: InitVar[Origin]`, and redeclares `Created` with its own fields
     then `origin`, in the same order."""
 
-    public_id: int
     owner_id: int
     author_id: int
     namespace_id: int | None
 
     class Created(Deletable.Created):
-        public_id: int
         owner_id: int
         author_id: int
         namespace_id: int | None

@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from dataclasses import InitVar
 from datetime import datetime
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.identity import aggregate_id
+from domain.aggregates import PublicAggregate
 from domain.origin import Origin
 
 
-class Token(Aggregate):
+class Token(PublicAggregate):
     """A bearer token of one user, with its scopes, name and optional expiry."""
 
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("token", public_id)
+    KIND = "token"
 
-    class Created(Aggregate.Created):
-        public_id: int
+    user_id: int
+    name: str
+    token_hash: str
+    scopes: str
+    expires_at: datetime | None
+    origin: InitVar[Origin]
+
+    class Created(PublicAggregate.Created):
         user_id: int
         name: str
         token_hash: str
@@ -30,23 +34,7 @@ class Token(Aggregate):
     class Revoked(Aggregate.Event):
         origin: Origin
 
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        user_id: int,
-        name: str,
-        token_hash: str,
-        scopes: str,
-        expires_at: datetime | None,
-        origin: Origin,
-    ) -> None:
-        self.public_id = public_id
-        self.user_id = user_id
-        self.name = name
-        self.token_hash = token_hash
-        self.scopes = scopes
-        self.expires_at = expires_at
+    def __post_init__(self, origin: Origin) -> None:
         self.revoked = False
 
     def revoke(self, origin: Origin) -> None:

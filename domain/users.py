@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from uuid import UUID
+from dataclasses import InitVar
 
-from eventsourcing.domain import Aggregate, event
-
+from domain.aggregates import PublicAggregate
 from domain.errors import Errors
-from domain.identity import aggregate_id
 from domain.origin import Origin
 
 # Use with fullmatch: `$` alone would also accept a trailing newline.
@@ -32,26 +30,19 @@ def validate_registration(username: str, email: str) -> None:
     errors.raise_if_any()
 
 
-class User(Aggregate):
+class User(PublicAggregate):
     """A person who signs in, owns namespaces and holds tokens."""
 
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("user", public_id)
+    KIND = "user"
 
-    class Registered(Aggregate.Created):
-        public_id: int
+    username: str
+    email: str
+    origin: InitVar[Origin]
+    admin: bool = False
+
+    class Registered(PublicAggregate.Created):
         username: str
         email: str
         origin: Origin
         # Added after the first release: events stored before it read as not admin.
         admin: bool = False
-
-    @event(Registered)
-    def __init__(
-        self, public_id: int, username: str, email: str, origin: Origin, admin: bool = False
-    ) -> None:
-        self.public_id = public_id
-        self.username = username
-        self.email = email
-        self.admin = admin

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from dataclasses import InitVar
 from urllib.parse import urlsplit
-from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.aggregates import Deletable
 from domain.errors import NotFoundError
-from domain.identity import aggregate_id
 from domain.origin import Origin
 
 # The fixed order in which `events` are stored and rendered.
@@ -100,11 +100,22 @@ def subscribed_events(names: Iterable[str]) -> list[str]:
     return [name for name in EVENT_NAMES if name in wanted] or list(EVENT_NAMES)
 
 
-class Webhook(Aggregate):
+class Webhook(Deletable):
     """Where a namespace's events are POSTed; the secret is held sealed, never in clear."""
 
-    class Created(Aggregate.Created):
-        public_id: int
+    KIND = "webhook"
+
+    namespace_id: int
+    user_id: int
+    author_id: int
+    payload_url: str
+    ssl: bool
+    active: bool
+    events: list[str]
+    secret: str | None
+    origin: InitVar[Origin]
+
+    class Created(Deletable.Created):
         namespace_id: int
         user_id: int
         author_id: int
@@ -125,35 +136,13 @@ class Webhook(Aggregate):
         secret: str | None
         origin: Origin
 
-    class Deleted(Aggregate.Event):
+    class Deleted(Deletable.Deleted):
         public_id: int
         namespace_id: int
         origin: Origin
 
-    @staticmethod
-    def create_id(public_id: int) -> UUID:
-        return aggregate_id("webhook", public_id)
-
-    @event(Created)
-    def __init__(
-        self,
-        public_id: int,
-        namespace_id: int,
-        user_id: int,
-        author_id: int,
-        payload_url: str,
-        ssl: bool,
-        active: bool,
-        events: list[str],
-        secret: str | None,
-        origin: Origin,
-    ) -> None:
-        self.public_id = public_id
-        self.namespace_id = namespace_id
-        self.user_id = user_id
-        self.author_id = author_id
-        self._configure(payload_url, ssl, active, events, secret)
-        self.deleted = False
+    def __post_init__(self, origin: Origin) -> None:
+        self.events = list(self.events)  # not the event's own list
 
     def update(
         self,
@@ -179,21 +168,11 @@ class Webhook(Aggregate):
         secret: str | None,
         origin: Origin,
     ) -> None:
-        self._configure(payload_url, ssl, active, events, secret)
-
-    def _configure(
-        self, payload_url: str, ssl: bool, active: bool, events: list[str], secret: str | None
-    ) -> None:
         self.payload_url = payload_url
         self.ssl = ssl
         self.active = active
         self.events = list(events)
         self.secret = secret
 
-    def delete(self, origin: Origin) -> None:
-        if not self.deleted:
-            self._deleted(public_id=self.public_id, namespace_id=self.namespace_id, origin=origin)
-
-    @event(Deleted)
-    def _deleted(self, public_id: int, namespace_id: int, origin: Origin) -> None:
-        self.deleted = True
+    def deletion_ids(self) -> dict[str, int]:
+        return {"public_id": self.public_id, "namespace_id": self.namespace_id}
