@@ -1,4 +1,5 @@
-"""What marid's aggregates share: ids from public ids, deletion, fields declared as annotations.
+"""What marid's aggregates share: ids from public ids, deletion, fields declared as
+annotations, and events that assign new values of fields.
 
 eventsourcing makes a dataclass of an aggregate class with annotations
 (`BaseAggregate.__init_subclass__`): the generated `__init__` takes its bases' fields, then
@@ -8,11 +9,16 @@ event's attributes of the same names (`CanInitAggregate.mutate`). A field given 
 creation but not kept is an `InitVar` (the origin of every `Created` event); state that a
 new aggregate starts with is set in `__post_init__`, or by its `Created` event's `apply`.
 `Declared` tells type checkers about the dataclass, which the library makes at run time.
+
+Commands still guard, then emit: a command that sets fields to new values checks its rules
+and triggers an `Assigns` event, whose `apply` (run again on replay) only assigns them.
 """
 
 from __future__ import annotations
 
-from dataclasses import field
+from copy import copy
+from dataclasses import field, fields
+from functools import cache
 from typing import Any, ClassVar, dataclass_transform
 from uuid import UUID
 
@@ -74,3 +80,19 @@ class Deletable(PublicAggregate):
     def deletion_ids(self) -> dict[str, Any]:
         """The ids the `Deleted` event records besides its origin (none by default)."""
         return {}
+
+
+class Assigns(Aggregate.Event):
+    """An event whose attributes (all but `origin`) are new values of the aggregate's
+    attributes of the same names: applying it assigns copies of them, so that the
+    aggregate never shares a list with a recorded event."""
+
+    def apply(self, aggregate: Any) -> None:
+        for name in _assigned(type(self)):
+            setattr(aggregate, name, copy(getattr(self, name)))
+
+
+@cache
+def _assigned(event_class: type[Aggregate.Event]) -> tuple[str, ...]:
+    recorded = {f.name for f in fields(Aggregate.Event)} | {"origin"}
+    return tuple(f.name for f in fields(event_class) if f.name not in recorded)

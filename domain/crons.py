@@ -12,6 +12,7 @@ from datetime import datetime
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.aggregates import Assigns
 from domain.errors import DomainError, Errors
 from domain.origin import Origin
 from domain.resources import NamespacedResource
@@ -55,7 +56,7 @@ class Cron(NamespacedResource):
         next_run: datetime
         origin: Origin
 
-    class Updated(Aggregate.Event):
+    class Updated(Assigns):
         owner_id: int
         namespace_id: int | None
         name: str
@@ -99,28 +100,17 @@ class Cron(NamespacedResource):
         origin: Origin,
     ) -> None:
         """Change the cron; `next_run` is recomputed from `now`."""
-        following = next_run(schedule, timezone, now)
-        self._updated(owner_id, namespace_id, name, schedule, timezone, manifest, following, origin)
-
-    @event(Updated)
-    def _updated(
-        self,
-        owner_id: int,
-        namespace_id: int | None,
-        name: str,
-        schedule: str,
-        timezone: str,
-        manifest: str,
-        next_run: datetime,
-        origin: Origin,
-    ) -> None:
-        self.owner_id = owner_id
-        self.namespace_id = namespace_id
-        self.name = name
-        self.schedule = schedule
-        self.timezone = timezone
-        self.manifest = manifest
-        self.next_run = next_run
+        self.trigger_event(
+            self.Updated,
+            owner_id=owner_id,
+            namespace_id=namespace_id,
+            name=name,
+            schedule=schedule,
+            timezone=timezone,
+            manifest=manifest,
+            next_run=next_run(schedule, timezone, now),
+            origin=origin,
+        )
 
     def check_due(self, due: datetime, now: datetime) -> None:
         """Raise CronNotDueError unless `due` is the pending run and has come."""

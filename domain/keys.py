@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
     load_ssh_private_key,
 )
-from eventsourcing.domain import Aggregate, event
 
+from domain.aggregates import Assigns
 from domain.errors import Errors, NotFoundError
 from domain.key_formats import (
     REFUSED_PKCS8_ALGORITHMS,
@@ -154,7 +154,7 @@ class SshKey(NamespacedResource):
         config: str
         origin: Origin
 
-    class Updated(Aggregate.Event):
+    class Updated(Assigns):
         config: str
         origin: Origin
 
@@ -165,8 +165,6 @@ class SshKey(NamespacedResource):
         """Record an update; a config not given is kept. Always moves `updated_at`."""
         if self.deleted:
             raise NotFoundError("key")
-        self._updated(config=self.config if config is None else config, origin=origin)
-
-    @event(Updated)
-    def _updated(self, config: str, origin: Origin) -> None:
-        self.config = config
+        self.trigger_event(
+            self.Updated, config=self.config if config is None else config, origin=origin
+        )

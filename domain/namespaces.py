@@ -7,7 +7,7 @@ from dataclasses import InitVar, field
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.aggregates import Deletable
+from domain.aggregates import Assigns, Deletable
 from domain.errors import Errors, NamespacePermissionError, ValidationError
 from domain.origin import Origin
 
@@ -91,11 +91,11 @@ class Namespace(Deletable):
         child_id: int
         origin: Origin
 
-    class DescriptionChanged(Aggregate.Event):
+    class DescriptionChanged(Assigns):
         description: str
         origin: Origin
 
-    class VisibilityChanged(Aggregate.Event):
+    class VisibilityChanged(Assigns):
         visibility: str
         origin: Origin
 
@@ -201,17 +201,9 @@ class Namespace(Deletable):
     def update(self, description: str | None, visibility: str | None, origin: Origin) -> None:
         """Change the fields given; visibility is a property of the root only."""
         if description is not None and description != self.description:
-            self._description_changed(description=description, origin=origin)
+            self.trigger_event(self.DescriptionChanged, description=description, origin=origin)
         if visibility is not None and self.is_root and visibility != self.visibility:
-            self._visibility_changed(visibility=visibility, origin=origin)
-
-    @event(DescriptionChanged)
-    def _description_changed(self, description: str, origin: Origin) -> None:
-        self.description = description
-
-    @event(VisibilityChanged)
-    def _visibility_changed(self, visibility: str, origin: Origin) -> None:
-        self.visibility = visibility
+            self.trigger_event(self.VisibilityChanged, visibility=visibility, origin=origin)
 
     def deletion_ids(self) -> dict[str, int]:
         return {"public_id": self.public_id}

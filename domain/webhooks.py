@@ -14,9 +14,7 @@ from collections.abc import Iterable
 from dataclasses import InitVar
 from urllib.parse import urlsplit
 
-from eventsourcing.domain import Aggregate, event
-
-from domain.aggregates import Deletable
+from domain.aggregates import Assigns, Deletable
 from domain.errors import NotFoundError
 from domain.origin import Origin
 
@@ -126,7 +124,7 @@ class Webhook(Deletable):
         secret: str | None
         origin: Origin
 
-    class Updated(Aggregate.Event):
+    class Updated(Assigns):
         """The complete new state, not a diff: a consumer needs no earlier event."""
 
         payload_url: str
@@ -156,23 +154,15 @@ class Webhook(Deletable):
         """Record the new state (every field; the caller merged in what it kept)."""
         if self.deleted:
             raise NotFoundError("webhook")
-        self._updated(payload_url, ssl, active, list(events), secret, origin)
-
-    @event(Updated)
-    def _updated(
-        self,
-        payload_url: str,
-        ssl: bool,
-        active: bool,
-        events: list[str],
-        secret: str | None,
-        origin: Origin,
-    ) -> None:
-        self.payload_url = payload_url
-        self.ssl = ssl
-        self.active = active
-        self.events = list(events)
-        self.secret = secret
+        self.trigger_event(
+            self.Updated,
+            payload_url=payload_url,
+            ssl=ssl,
+            active=active,
+            events=list(events),
+            secret=secret,
+            origin=origin,
+        )
 
     def deletion_ids(self) -> dict[str, int]:
         return {"public_id": self.public_id, "namespace_id": self.namespace_id}
