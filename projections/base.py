@@ -89,6 +89,10 @@ class AggregateTable(ReadModel):
     def remove(self, aggregate_id: Any, tracking: Tracking) -> None:
         self._delete(tracking, self.projection_name, aggregate_id=aggregate_id)
 
+    def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
+        """The rows in a deleted namespace go with it (they are not detached)."""
+        self._delete(tracking, self.projection_name, namespace_id=namespace_id)
+
 
 class View(ReadModel, PostgresTrackingRecorder):
     """A read model in PostgreSQL: its tables plus its tracking record.

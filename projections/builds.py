@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.builds import Build, BuildStatus
 from domain.namespaces import Namespace
 from projections.build_queries import BuildFilters, BuildQueries
 from projections.build_tables import STATUS_CHANNEL, BuildsTables, BuildsView
+from projections.handling import ReadModelProjection, created_row, handlers
 
 __all__ = [
     "STATUS_CHANNEL",
@@ -85,47 +82,14 @@ def _tag(tag: dict[str, Any]) -> dict[str, Any]:
     return {"id": tag["id"], "user_id": tag["user_id"], "name": tag["name"]}
 
 
-class BuildsProjection(Projection[BuildsTables]):
+class BuildsProjection(ReadModelProjection[BuildsTables]):
     name = "builds"
-    topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Build.Submitted,
-            Build.Tagged,
-            Build.Untagged,
-            Build.Pinned,
-            Build.Unpinned,
-            Build.Killed,
-            Build.KillRequested,
-            Build.Claimed,
-            Build.LeaseRenewed,
-            Build.Orphaned,
-            Build.JobStarted,
-            Build.JobFinished,
-            Build.ArtifactCollected,
-            Build.Finished,
-            Namespace.Deleted,
-        )
-    )
-
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
+    process_event = handlers()
 
     @process_event.register
     def submitted(self, event: Build.Submitted, tracking: Tracking) -> None:
-        build = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "user_id": event.owner_id,
-            "namespace_id": event.namespace_id,
-            "submitter_id": event.submitter_id,
-            "number": event.number,
-            "manifest": event.manifest,
-            "driver": event.driver,
-            "trigger": event.trigger,
-            "created_at": event.timestamp,
-        }
+        own = ("namespace_id", "submitter_id", "number", "manifest", "driver", "trigger")
+        build = created_row(event, *own, user_id="owner_id")
         self.view.add(build, snapshot(event), tracking)
 
     @process_event.register

@@ -17,7 +17,6 @@ from projections.resource_projection import (
     ResourceTables,
     resource_indexes,
     resource_table,
-    resource_topics,
 )
 from projections.resources import ResourceQueries
 from projections.rows import Page
@@ -79,7 +78,6 @@ class CronsView(CronsTables, View):
 
 class CronsProjection(ResourceProjection[CronsTables]):
     name = "crons"
-    topics = resource_topics(Cron, Cron.Updated, Cron.Fired, Cron.FiringFailed)
     process_event = ResourceProjection.dispatch(Cron)
 
     def columns(self, event: Cron.Created | Cron.Updated) -> dict[str, Any]:

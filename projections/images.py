@@ -14,7 +14,6 @@ from projections.resource_projection import (
     ResourceTables,
     resource_indexes,
     resource_table,
-    resource_topics,
 )
 from projections.resources import ResourceQueries
 
@@ -41,9 +40,6 @@ class ImagesView(ImagesTables, View):
 
 class ImagesProjection(ResourceProjection[ImagesTables]):
     name = "images"
-    topics = resource_topics(
-        Image, Image.DownloadClaimed, Image.DownloadFinished, Image.DownloadFailed
-    )
     process_event = ResourceProjection.dispatch(Image)
 
     def columns(self, event: Image.Created) -> dict[str, Any]:

@@ -5,15 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.invites import Invite
 from domain.namespaces import Namespace
 from projections.base import AggregateTable, View
+from projections.handling import ReadModelProjection, created_row, handlers
 from projections.rows import Queries, UserRow, user_columns, user_from
 
 
@@ -30,48 +27,28 @@ class InvitesTables(AggregateTable):
         "invites_invitee_idx": ("invites", "", "(invitee_id)"),
     }
 
-    def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
-        """A deleted namespace takes its pending invites with it."""
-        self._delete(tracking, "invites", namespace_id=namespace_id)
-
 
 class InvitesView(InvitesTables, View):
     """The invites read model in PostgreSQL."""
 
 
-class InvitesProjection(Projection[InvitesTables]):
+class InvitesProjection(ReadModelProjection[InvitesTables]):
     name = "invites"
-    topics = tuple(
-        get_topic(cls) for cls in (Invite.Sent, Invite.Accepted, Invite.Rejected, Namespace.Deleted)
-    )
-
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
+    process_event = handlers()
 
     @process_event.register
     def sent(self, event: Invite.Sent, tracking: Tracking) -> None:
-        row = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "namespace_id": event.namespace_id,
-            "root_id": event.root_id,
-            "invitee_id": event.invitee_id,
-            "inviter_id": event.inviter_id,
-            "created_at": event.timestamp,
-        }
+        row = created_row(event, "namespace_id", "root_id", "invitee_id", "inviter_id")
         self.view.add(row, tracking)
 
     @process_event.register
-    def accepted(self, event: Invite.Accepted, tracking: Tracking) -> None:
-        self.view.remove(event.originator_id, tracking)
-
-    @process_event.register
-    def rejected(self, event: Invite.Rejected, tracking: Tracking) -> None:
+    def answered(self, event: Invite.Accepted | Invite.Rejected, tracking: Tracking) -> None:
+        """Accepted or rejected, the invite is no longer pending."""
         self.view.remove(event.originator_id, tracking)
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
+        """A deleted namespace takes its pending invites with it."""
         self.view.remove_in_namespace(event.public_id, tracking)
 
 

@@ -13,7 +13,6 @@ from projections.resource_projection import (
     ResourceTables,
     resource_indexes,
     resource_table,
-    resource_topics,
 )
 
 
@@ -33,7 +32,6 @@ class KeysView(KeysTables, View):
 
 class KeysProjection(ResourceProjection[KeysTables]):
     name = "keys"
-    topics = resource_topics(SshKey, SshKey.Updated)
     process_event = ResourceProjection.dispatch(SshKey)
 
     def columns(self, event: SshKey.Created) -> dict[str, Any]:

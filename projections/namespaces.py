@@ -6,14 +6,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
 from projections.base import ReadModel, View
+from projections.handling import ReadModelProjection, created_row, handlers
 from projections.writes import Rows
 
 
@@ -101,40 +98,14 @@ class NamespacesView(NamespacesTables, View):
     """The namespaces read model in PostgreSQL."""
 
 
-class NamespacesProjection(Projection[NamespacesTables]):
+class NamespacesProjection(ReadModelProjection[NamespacesTables]):
     name = "namespaces"
-    topics = tuple(
-        get_topic(cls)
-        for cls in (
-            Namespace.Created,
-            Namespace.DescriptionChanged,
-            Namespace.VisibilityChanged,
-            Namespace.CollaboratorAdded,
-            Namespace.CollaboratorRemoved,
-            Namespace.Deleted,
-        )
-    )
-
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
+    process_event = handlers()
 
     @process_event.register
     def created(self, event: Namespace.Created, tracking: Tracking) -> None:
-        row = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "user_id": event.owner_id,
-            "root_id": event.root_id,
-            "parent_id": event.parent_id,
-            "name": event.name,
-            "path": event.path,
-            "level": event.level,
-            "description": event.description,
-            "visibility": event.visibility,
-            "created_at": event.timestamp,
-        }
-        self.view.add(row, tracking)
+        own = ("root_id", "parent_id", "name", "path", "level", "description", "visibility")
+        self.view.add(created_row(event, *own, user_id="owner_id"), tracking)
 
     @process_event.register
     def description_changed(self, event: Namespace.DescriptionChanged, tracking: Tracking) -> None:

@@ -11,7 +11,6 @@ from projections.resource_projection import (
     ResourceTables,
     resource_indexes,
     resource_table,
-    resource_topics,
 )
 
 
@@ -31,7 +30,6 @@ class ObjectsView(ObjectsTables, View):
 
 class ObjectsProjection(ResourceProjection[ObjectsTables]):
     name = "objects"
-    topics = resource_topics(Object)
     process_event = ResourceProjection.dispatch(Object)
 
     def columns(self, event: Object.Created) -> dict[str, Any]:

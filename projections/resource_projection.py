@@ -12,11 +12,10 @@ from typing import Any, Generic, TypeVar
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
 from projections.base import AggregateTable
+from projections.handling import ReadModelProjection, created_row, handlers
 
 # Columns every resource table starts with.
 COMMON_COLUMNS = (
@@ -50,14 +49,7 @@ class ResourceTables(AggregateTable):
 T = TypeVar("T", bound=ResourceTables)
 
 
-def resource_topics(aggregate: Any, *own: type[Any]) -> tuple[str, ...]:
-    """The topics of a resource projection: `aggregate`'s Created and Deleted events, a
-    namespace's deletion, and the resource's `own` other events."""
-    events = (aggregate.Created, *own, aggregate.Deleted, Namespace.Deleted)
-    return tuple(get_topic(cls) for cls in events)
-
-
-class ResourceProjection(Projection[T], Generic[T]):
+class ResourceProjection(ReadModelProjection[T], Generic[T]):
     """Handles a resource's creation and deletion and its namespace's deletion.
 
     A subclass sets `process_event = ResourceProjection.dispatch(TheAggregate)`, registers
@@ -68,29 +60,18 @@ class ResourceProjection(Projection[T], Generic[T]):
     def dispatch(aggregate: Any) -> singledispatchmethod[None]:
         """A dispatcher of the common handlers for `aggregate`'s events, of its own for
         each projection class (registrations on one are not seen by another)."""
-        handlers = singledispatchmethod(ResourceProjection.untracked)
-        handlers.register(aggregate.Created, ResourceProjection.created)
-        handlers.register(aggregate.Deleted, ResourceProjection.deleted)
-        handlers.register(Namespace.Deleted, ResourceProjection.namespace_deleted)
-        return handlers
+        dispatcher = handlers()
+        dispatcher.register(aggregate.Created, ResourceProjection.created)
+        dispatcher.register(aggregate.Deleted, ResourceProjection.deleted)
+        dispatcher.register(Namespace.Deleted, ResourceProjection.namespace_deleted)
+        return dispatcher
 
     def columns(self, event: Any) -> dict[str, Any]:
         """The resource's own columns, from its `Created` event."""
         raise NotImplementedError
 
-    def untracked(self, domain_event: Any, tracking: Tracking) -> None:
-        """Any other event: only its tracking is recorded."""
-        self.view.insert_tracking(tracking)
-
     def created(self, event: Any, tracking: Tracking) -> None:
-        common = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "user_id": event.owner_id,
-            "author_id": event.author_id,
-            "namespace_id": event.namespace_id,
-            "created_at": event.timestamp,
-        }
+        common = created_row(event, "author_id", "namespace_id", user_id="owner_id")
         self.view.add({**common, **self.columns(event)}, tracking)
 
     def deleted(self, event: Any, tracking: Tracking) -> None:

@@ -5,15 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.tokens import Token
 from domain.users import User
 from projections.base import ReadModel, View
+from projections.handling import ReadModelProjection, created_row, handlers
 
 
 class UsersTables(ReadModel):
@@ -48,13 +45,9 @@ class UsersView(UsersTables, View):
     """The users read model in PostgreSQL."""
 
 
-class UsersProjection(Projection[UsersTables]):
+class UsersProjection(ReadModelProjection[UsersTables]):
     name = "users"
-    topics = tuple(get_topic(cls) for cls in (User.Registered, Token.Created, Token.Revoked))
-
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
+    process_event = handlers()
 
     @process_event.register
     def user_registered(self, event: User.Registered, tracking: Tracking) -> None:
@@ -69,16 +62,7 @@ class UsersProjection(Projection[UsersTables]):
 
     @process_event.register
     def token_created(self, event: Token.Created, tracking: Tracking) -> None:
-        row = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "user_id": event.user_id,
-            "name": event.name,
-            "token_hash": event.token_hash,
-            "scopes": event.scopes,
-            "expires_at": event.expires_at,
-            "created_at": event.timestamp,
-        }
+        row = created_row(event, "user_id", "name", "token_hash", "scopes", "expires_at")
         self.view.add_token(row, tracking)
 
     @process_event.register

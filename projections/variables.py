@@ -11,7 +11,6 @@ from projections.resource_projection import (
     ResourceTables,
     resource_indexes,
     resource_table,
-    resource_topics,
 )
 
 
@@ -31,7 +30,6 @@ class VariablesView(VariablesTables, View):
 
 class VariablesProjection(ResourceProjection[VariablesTables]):
     name = "variables"
-    topics = resource_topics(Variable)
     process_event = ResourceProjection.dispatch(Variable)
 
     def columns(self, event: Variable.Created) -> dict[str, Any]:

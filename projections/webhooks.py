@@ -9,15 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
-from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Tracking
-from eventsourcing.projection import Projection
-from eventsourcing.utils import get_topic
 
 from domain.namespaces import Namespace
 from domain.webhooks import Webhook
 from projections.base import AggregateTable, View
+from projections.handling import ReadModelProjection, created_row, handlers
 from projections.rows import Queries
 
 
@@ -35,37 +32,19 @@ class WebhooksTables(AggregateTable):
         "webhooks_namespace_idx": ("webhooks", "", "(namespace_id)"),
     }
 
-    def remove_in_namespace(self, namespace_id: int, tracking: Tracking) -> None:
-        """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
-        self._delete(tracking, "webhooks", namespace_id=namespace_id)
-
 
 class WebhooksView(WebhooksTables, View):
     """The webhooks read model in PostgreSQL."""
 
 
-class WebhooksProjection(Projection[WebhooksTables]):
+class WebhooksProjection(ReadModelProjection[WebhooksTables]):
     name = "webhooks"
-    topics = tuple(
-        get_topic(c) for c in (Webhook.Created, Webhook.Updated, Webhook.Deleted, Namespace.Deleted)
-    )
-
-    @singledispatchmethod
-    def process_event(self, domain_event: DomainEventProtocol[Any], tracking: Tracking) -> None:
-        self.view.insert_tracking(tracking)
+    process_event = handlers()
 
     @process_event.register
     def created(self, event: Webhook.Created, tracking: Tracking) -> None:
-        row = {
-            "id": event.public_id,
-            "aggregate_id": event.originator_id,
-            "user_id": event.user_id,
-            "author_id": event.author_id,
-            "namespace_id": event.namespace_id,
-            "created_at": event.timestamp,
-            **self._settings(event),
-        }
-        self.view.add(row, tracking)
+        row = created_row(event, "user_id", "author_id", "namespace_id")
+        self.view.add({**row, **self._settings(event)}, tracking)
 
     @process_event.register
     def updated(self, event: Webhook.Updated, tracking: Tracking) -> None:
@@ -77,6 +56,7 @@ class WebhooksProjection(Projection[WebhooksTables]):
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
+        """A deleted namespace's webhooks go with it (CONTRACT "Namespaces and access")."""
         self.view.remove_in_namespace(event.public_id, tracking)
 
     @staticmethod
