@@ -144,14 +144,7 @@ class BuildPartQueries(Queries):
         """A page of the build's rows of `table` by name; `search` is a substring of it."""
         params = {"build": build_id, "search": like_pattern(search)}
         where = "build_id = %(build)s AND name ILIKE %(search)s"
-        total = self.count(f"SELECT count(*) AS count FROM {table} WHERE {where}", params)
-        at = Page.clamp(page, per_page, total)
-        rows = self.fetch_all(
-            f"SELECT * FROM {table} WHERE {where} ORDER BY name, id "
-            "LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": per_page, "offset": at.offset},
-        )
-        return rows, at
+        return self.page(f"SELECT * FROM {table}", table, where, "name, id", params, page, per_page)
 
 
 def tag_from(row: dict[str, Any]) -> TagRow:

@@ -48,7 +48,7 @@ VISIBLE = (
     "(b.user_id = %(caller)s OR b.namespace_id IN (SELECT m.id FROM namespaces m "
     "WHERE m.root_id IN (SELECT c.root_id FROM collaborators c WHERE c.user_id = %(caller)s)))"
 )
-ORDER = " ORDER BY b.created_at DESC, b.id DESC"
+ORDER = "b.created_at DESC, b.id DESC"  # newest first
 
 
 @dataclass(frozen=True)
@@ -109,15 +109,18 @@ class BuildQueries(BuildPartQueries):
         self, object_id: int, filters: BuildFilters, page: int, per_page: int
     ) -> tuple[list[BuildRow], Page]:
         """Builds the object was attached to at submit time, newest first."""
-        where = (
-            "EXISTS (SELECT 1 FROM build_objects o "
-            "WHERE o.build_id = b.id AND o.object_id = %(obj)s)"
-        )
-        return self._page(where, {"obj": object_id}, filters, page, per_page)
+        return self.linked("build_objects", "object_id", object_id, filters, page, per_page)
+
+    def linked(
+        self, table: str, column: str, value: int, filters: BuildFilters, page: int, per_page: int
+    ) -> tuple[list[BuildRow], Page]:
+        """Builds that a row of `table` links to `value` (in its `column`), newest first."""
+        where = f"EXISTS (SELECT 1 FROM {table} l WHERE l.build_id = b.id AND l.{column} = %(v)s)"
+        return self._page(where, {"v": value}, filters, page, per_page)
 
     def latest_in_namespace(self, namespace_id: int) -> BuildRow | None:
         row = self.fetch_one(
-            SELECT + "WHERE b.namespace_id = %s" + ORDER + " LIMIT 1", (namespace_id,)
+            SELECT + f"WHERE b.namespace_id = %s ORDER BY {ORDER} LIMIT 1", (namespace_id,)
         )
         return None if row is None else build_from(row)
 
@@ -130,13 +133,8 @@ class BuildQueries(BuildPartQueries):
         per_page: int,
     ) -> tuple[list[BuildRow], Page]:
         extra, extra_params = filters.where()
-        where, params = where + extra, {**params, **extra_params}
-        total = self.count(f"SELECT count(*) AS count FROM builds b WHERE {where}", params)
-        at = Page.clamp(page, per_page, total)
-        rows = self.fetch_all(
-            SELECT + f"WHERE {where}{ORDER} LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": per_page, "offset": at.offset},
-        )
+        params = {**params, **extra_params}
+        rows, at = self.page(SELECT, "builds b", where + extra, ORDER, params, page, per_page)
         return [build_from(row) for row in rows], at
 
     def claimable(self, drivers: Sequence[str], now: datetime, limit: int) -> list[int]:

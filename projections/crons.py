@@ -140,8 +140,4 @@ class CronBuildQueries(BuildQueries):
         self, cron_id: int, filters: BuildFilters, page: int, per_page: int
     ) -> tuple[list[BuildRow], Page]:
         """Builds the cron created, newest first."""
-        where = (
-            "EXISTS (SELECT 1 FROM cron_builds cb WHERE cb.build_id = b.id "
-            "AND cb.cron_id = %(cron)s)"
-        )
-        return self._page(where, {"cron": cron_id}, filters, page, per_page)
+        return self.linked("cron_builds", "cron_id", cron_id, filters, page, per_page)

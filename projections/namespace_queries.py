@@ -95,11 +95,6 @@ class NamespaceQueries(Queries):
     def _page(
         self, where: str, params: dict[str, Any], page: int, per_page: int
     ) -> tuple[list[NamespaceRow], Page]:
-        total = self.count(f"SELECT count(*) AS count FROM namespaces n WHERE {where}", params)
-        clamped = Page.clamp(page, per_page, total)
-        rows = self.fetch_all(
-            SELECT + f"WHERE {where} ORDER BY n.path, u.username, n.id "
-            "LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": per_page, "offset": clamped.offset},
-        )
-        return [namespace_from(row) for row in rows], clamped
+        order = "n.path, u.username, n.id"
+        rows, at = self.page(SELECT, "namespaces n", where, order, params, page, per_page)
+        return [namespace_from(row) for row in rows], at

@@ -85,13 +85,8 @@ class ResourceQueries(Queries):
     def _page(
         self, where: str, params: dict[str, Any], page: int, per_page: int
     ) -> tuple[list[ResourceRow], Page]:
-        total = self.count(f"SELECT count(*) AS count FROM {self.table} r WHERE {where}", params)
-        at = Page.clamp(page, per_page, total)
-        rows = self.fetch_all(
-            self.select + f"WHERE {where} ORDER BY r.{self.name_column}, r.id "
-            "LIMIT %(limit)s OFFSET %(offset)s",
-            {**params, "limit": per_page, "offset": at.offset},
-        )
+        order = f"r.{self.name_column}, r.id"
+        rows, at = self.page(self.select, f"{self.table} r", where, order, params, page, per_page)
         return [self._row(row) for row in rows], at
 
     def _row(self, row: dict[str, Any]) -> ResourceRow:

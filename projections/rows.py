@@ -106,6 +106,26 @@ class Queries:
         row = self.fetch_one(sql, params)
         return int(row["count"]) if row else 0
 
+    def page(
+        self,
+        select: str,
+        source: str,
+        where: str,
+        order: str,
+        params: dict[str, Any],
+        page: int,
+        per_page: int,
+    ) -> tuple[list[dict[str, Any]], Page]:
+        """A page of the rows of `select` (up to its FROM clause: `source` and its joins)
+        that match `where`, in `order`; the page's total counts those rows in `source`."""
+        total = self.count(f"SELECT count(*) AS count FROM {source} WHERE {where}", params)
+        at = Page.clamp(page, per_page, total)
+        rows = self.fetch_all(
+            f"{select} WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+            {**params, "limit": per_page, "offset": at.offset},
+        )
+        return rows, at
+
 
 def user_from(row: dict[str, Any], prefix: str = "u_") -> UserRow:
     return UserRow(
