@@ -10,7 +10,7 @@ from typing import Any
 
 from projections.build_part_queries import BuildPartQueries, output_of, statuses
 from projections.build_rows import BuildRow
-from projections.namespace_queries import namespace_from
+from projections.namespace_queries import joined_namespace
 from projections.rows import NAMESPACE_COLUMNS, Page, like_pattern, user_columns, user_from
 
 _BUILD_COLS = (
@@ -155,9 +155,6 @@ class BuildQueries(BuildPartQueries):
 
 
 def build_from(row: dict[str, Any]) -> BuildRow:
-    namespace = None
-    if row["n_id"] is not None:
-        owner = {f"u_{c}": row[f"nu_{c}"] for c in ("id", "username", "email", "created_at")}
-        namespace = namespace_from({**row, **owner})
     fields = {c: row[c] for c in (*_BUILD_COLS, "output")}
+    namespace = joined_namespace(row)
     return BuildRow(**fields, user=user_from(row), namespace=namespace, tags=list(row["tags"]))

@@ -31,6 +31,15 @@ MEMBER = (
 )
 
 
+def joined_namespace(row: dict[str, Any]) -> NamespaceRow | None:
+    """The namespace of a resource or build row, selected as `n_` columns with its owner's
+    as `nu_` (and no parent), or None for a row in no namespace."""
+    if row["n_id"] is None:
+        return None
+    owner = {f"u_{c}": row[f"nu_{c}"] for c in ("id", "username", "email", "created_at")}
+    return namespace_from({**row, **owner})
+
+
 def namespace_from(row: dict[str, Any]) -> NamespaceRow:
     parent = None
     if row["p_id"] is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from projections.namespace_queries import namespace_from
+from projections.namespace_queries import joined_namespace
 from projections.rows import (
     NAMESPACE_COLUMNS,
     NamespaceRow,
@@ -90,13 +90,6 @@ class ResourceQueries(Queries):
         return [self._row(row) for row in rows], at
 
     def _row(self, row: dict[str, Any]) -> ResourceRow:
-        namespace = None
-        if row["n_id"] is not None:
-            namespace = namespace_from({**row, **_owner(row)})
         fields = {k: v for k, v in row.items() if not k.startswith(("n_", "a_", "u_", "nu_", "p_"))}
-        return ResourceRow(fields, user_from(row, "a_"), user_from(row, "u_"), namespace)
-
-
-def _owner(row: dict[str, Any]) -> dict[str, Any]:
-    """The namespace owner's columns under the prefix `namespace_from` reads (`u_`)."""
-    return {f"u_{c}": row[f"nu_{c}"] for c in ("id", "username", "email", "created_at")}
+        author, user = user_from(row, "a_"), user_from(row, "u_")
+        return ResourceRow(fields, author, user, joined_namespace(row))

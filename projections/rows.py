@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from eventsourcing.postgres import PostgresDatastore
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,11 @@ class Queries:
             {**params, "limit": per_page, "offset": at.offset},
         )
         return rows, at
+
+
+def row_of(row_class: type[R], row: Mapping[str, Any]) -> R:
+    """A row of `row_class` from a query's row with a column named like each of its fields."""
+    return row_class(**{f.name: row[f.name] for f in fields(row_class)})
 
 
 def user_from(row: dict[str, Any], prefix: str = "u_") -> UserRow:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from projections.rows import Queries, TokenRow, UserRow, user_columns, user_from
+from projections.rows import Queries, TokenRow, UserRow, row_of, user_columns, user_from
 
 # not a secret: the columns of the tokens table that are safe to read
 TOKEN_COLUMNS = "t.id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, t.created_at"  # noqa: S105
@@ -43,22 +42,10 @@ class UserQueries(Queries):
         )
         if row is None:
             return None
-        return user_from(row), token_from(row)
+        return user_from(row), row_of(TokenRow, row)
 
     def tokens(self, user_id: int) -> list[TokenRow]:
         rows = self.fetch_all(
             f"SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.user_id = %s ORDER BY t.id", (user_id,)
         )
-        return [token_from(row) for row in rows]
-
-
-def token_from(row: dict[str, Any]) -> TokenRow:
-    return TokenRow(
-        id=row["id"],
-        user_id=row["user_id"],
-        name=row["name"],
-        scopes=row["scopes"],
-        expires_at=row["expires_at"],
-        revoked=row["revoked"],
-        created_at=row["created_at"],
-    )
+        return [row_of(TokenRow, row) for row in rows]

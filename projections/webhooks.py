@@ -15,7 +15,7 @@ from domain.namespaces import Namespace
 from domain.webhooks import Webhook
 from projections.base import AggregateTable, View
 from projections.handling import ReadModelProjection, created_row, handlers
-from projections.rows import Queries
+from projections.rows import Queries, row_of
 
 
 class WebhooksTables(AggregateTable):
@@ -93,26 +93,12 @@ SELECT = (
 )
 
 
-def webhook_from(row: dict[str, Any]) -> WebhookRow:
-    return WebhookRow(
-        id=row["id"],
-        user_id=row["user_id"],
-        author_id=row["author_id"],
-        namespace_id=row["namespace_id"],
-        payload_url=row["payload_url"],
-        ssl=row["ssl"],
-        active=row["active"],
-        events=list(row["events"]),
-        has_secret=row["has_secret"],
-    )
-
-
 class WebhookQueries(Queries):
     def get(self, webhook_id: int) -> WebhookRow | None:
         row = self.fetch_one(SELECT + "WHERE id = %s", (webhook_id,))
-        return None if row is None else webhook_from(row)
+        return None if row is None else row_of(WebhookRow, row)
 
     def in_namespace(self, namespace_id: int) -> list[WebhookRow]:
         """Every webhook of exactly this namespace, by id (not paged, as in Djinn)."""
         rows = self.fetch_all(SELECT + "WHERE namespace_id = %s ORDER BY id", (namespace_id,))
-        return [webhook_from(row) for row in rows]
+        return [row_of(WebhookRow, row) for row in rows]
