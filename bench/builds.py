@@ -15,7 +15,7 @@ import secrets
 import sys
 
 import httpx
-from common import base_parser, parse_common, run, run_phase
+from common import exit_status, parse_counted, run, run_phase
 
 MANIFEST = """namespace: {namespace}
 driver:
@@ -62,15 +62,18 @@ async def bench(args: argparse.Namespace) -> int:
         print(lists.line(200))
         if not args.keep:
             await client.delete(f"/api/n/{username}/{namespace}")
-    ok = set(submits.statuses) <= {201} and set(lists.statuses) <= {200}
-    return 0 if ok else 1
+    return exit_status((submits, 201), (lists, 200))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = base_parser(__doc__)
-    parser.add_argument("--submits", type=int, default=200, help="submissions (200)")
-    parser.add_argument("--lists", type=int, default=500, help="list requests (500)")
-    return parse_common(parser, argv, {"submits": 100_000, "lists": 1_000_000})
+    return parse_counted(
+        __doc__,
+        argv,
+        {
+            "submits": (200, 100_000, "submissions"),
+            "lists": (500, 1_000_000, "list requests"),
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

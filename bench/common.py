@@ -131,6 +131,21 @@ def parse_common(
     return args
 
 
+def parse_counted(
+    doc: str | None, argv: list[str] | None, counts: dict[str, tuple[int, int, str]]
+) -> argparse.Namespace:
+    """The common options plus a count per phase (`name`: default, maximum, what)."""
+    parser = base_parser(doc)
+    for name, (default, _, what) in counts.items():
+        parser.add_argument(f"--{name}", type=int, default=default, help=f"{what} ({default})")
+    return parse_common(parser, argv, {name: maximum for name, (_, maximum, _) in counts.items()})
+
+
+def exit_status(*phases: tuple[Phase, int]) -> int:
+    """0 when every phase got only its expected status, else 1."""
+    return 0 if all(set(phase.statuses) <= {expected} for phase, expected in phases) else 1
+
+
 def run(bench: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     """Refuse non-loopback targets, then run the benchmark."""
     loopback_only(args.url)

@@ -18,7 +18,7 @@ import secrets
 import sys
 
 import httpx
-from common import base_parser, parse_common, run, run_phase
+from common import exit_status, parse_counted, run, run_phase
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -65,15 +65,18 @@ async def bench(args: argparse.Namespace) -> int:
                 lambda i: client.delete(f"/api/n/{username}/{created[i]}"),
             )
             print(f"cleanup: deleted {deleted.statuses[204]} of {len(created)} namespaces")
-    ok = set(creates.statuses) <= {201} and set(lists.statuses) <= {200}
-    return 0 if ok else 1
+    return exit_status((creates, 201), (lists, 200))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = base_parser(__doc__)
-    parser.add_argument("--creates", type=int, default=400, help="create requests (400)")
-    parser.add_argument("--lists", type=int, default=1000, help="list requests (1000)")
-    return parse_common(parser, argv, {"creates": 100_000, "lists": 1_000_000})
+    return parse_counted(
+        __doc__,
+        argv,
+        {
+            "creates": (400, 100_000, "create requests"),
+            "lists": (1000, 1_000_000, "list requests"),
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
