@@ -108,7 +108,8 @@ class BuildsTables(ReadModel):
         at: datetime,
         tracking: Tracking,
     ) -> None:
-        """Running from `at`, held by `worker` until `lease_until` unless renewed."""
+        """Running from `at`, held by `worker`; `lease_until` is the first lease (renewals
+        are heartbeats outside the event log, in `marid_build_leases`)."""
         values = {
             "status": BuildStatus.RUNNING,
             "started_at": at,
