@@ -128,6 +128,9 @@ class Marid:
             recorder.create_table()
         create_gaps_table(self.datastore)
         PostgresLeases(self.datastore).create_table()
+        from infrastructure.webhooks.store import WebhookStore  # here: httpx is slow to import
+
+        WebhookStore(self.datastore).create_table()  # the dispatcher's, not a read model
         for name, (projection_class, view_class) in PROJECTIONS.items():
             self.projections[name].view.create_table()
             upgrade(self.app, self.datastore, projection_class, view_class)

@@ -46,8 +46,7 @@ class WebhookDispatcher:
         self.conninfo = conninfo
         self.read_models = read_models
         self.settings = settings
-        self.store = WebhookStore(datastore)
-        self.store.create_table()
+        self.store = WebhookStore(datastore)  # its tables are made by `Marid.migrate`
         policy = Policy(
             max_attempts=settings.webhook_max_attempts,
             backoff=settings.webhook_backoff,

@@ -195,8 +195,10 @@ class WebhookStore(View):
     def drop_hooks(curs: Curs, where: str, value: int) -> None:
         """Delete webhooks with their deliveries and attempts (as Djinn does)."""
         hooks = f"SELECT id FROM webhook_hooks WHERE {where}"
-        curs.execute(f"DELETE FROM webhook_attempts WHERE webhook_id IN ({hooks})", (value,))
+        # Deliveries first: that waits for a sender recording an attempt on one of them
+        # (it holds the row), so the attempts statement after it sees that attempt too.
         curs.execute(f"DELETE FROM webhook_deliveries WHERE webhook_id IN ({hooks})", (value,))
+        curs.execute(f"DELETE FROM webhook_attempts WHERE webhook_id IN ({hooks})", (value,))
         curs.execute(f"DELETE FROM webhook_hooks WHERE {where}", (value,))
 
     @staticmethod

@@ -31,7 +31,6 @@ from application.ports import BlobStore, Leases
 from domain.builds import Build, BuildStatus
 from domain.origin import Origin
 from infrastructure.drivers import DriverFactory
-from infrastructure.leases import PostgresLeases
 from infrastructure.worker.claim import ExecutionApp
 from infrastructure.worker.execution import BuildLogStore, BuildRun, RunContext
 from projections.followers import GapWatch
@@ -81,11 +80,8 @@ class Worker:
         config: WorkerConfig,
         conninfo: str,
         clock: Callable[[], datetime] = utcnow,
-        leases: PostgresLeases | None = None,
     ) -> None:
-        self.app = app
-        # Until bootstrap wires the application's leases, the worker brings them (`start`).
-        self.leases = leases or PostgresLeases(app.recorder.datastore)
+        self.app = app  # its `leases` (bootstrap wires PostgreSQL's) hold the claims' heartbeats
         self.conninfo = conninfo  # for the LISTEN connection
         self.builds = builds
         self.drivers = dict(drivers)
@@ -121,8 +117,6 @@ class Worker:
     def start(self) -> None:
         if self._threads:
             return
-        self.leases.create_table()  # idempotent
-        self.app.leases = self.leases  # the claims and renewals of its builds use them
         for target, name in ((self._listen, "worker-listen"), (self._dispatch, "worker-claim")):
             thread = threading.Thread(target=target, name=name, daemon=True)
             thread.start()
