@@ -146,6 +146,16 @@ def exit_status(*phases: tuple[Phase, int]) -> int:
     return 0 if all(set(phase.statuses) <= {expected} for phase, expected in phases) else 1
 
 
+def main(
+    bench: Callable[[argparse.Namespace], Awaitable[int]],
+    doc: str | None,
+    counts: dict[str, tuple[int, int, str]],
+    argv: list[str] | None = None,
+) -> int:
+    """Parse the common options and `counts` (see `parse_counted`), then run `bench`."""
+    return run(bench, parse_counted(doc, argv, counts))
+
+
 def run(bench: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     """Refuse non-loopback targets, then run the benchmark."""
     loopback_only(args.url)

@@ -18,7 +18,7 @@ import secrets
 import sys
 
 import httpx
-from common import exit_status, parse_counted, run, run_phase
+from common import exit_status, main, run_phase
 
 
 async def bench(args: argparse.Namespace) -> int:
@@ -68,20 +68,11 @@ async def bench(args: argparse.Namespace) -> int:
     return exit_status((creates, 201), (lists, 200))
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    return parse_counted(
-        __doc__,
-        argv,
-        {
-            "creates": (400, 100_000, "create requests"),
-            "lists": (1000, 1_000_000, "list requests"),
-        },
-    )
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run(bench, parse_args(argv))
+COUNTS = {
+    "creates": (400, 100_000, "create requests"),
+    "lists": (1000, 1_000_000, "list requests"),
+}
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(bench, __doc__, COUNTS))
