@@ -18,6 +18,8 @@ every namespaced resource (`Subject.body`) and sends that as the `deleted` paylo
 Deleting a namespace deletes its webhooks with their pending deliveries, so its own
 `namespaces`/`deleted` event reaches no one; in Djinn it reaches no one either.
 
+It writes through a `DispatchView` (dispatch_view.py): PostgreSQL, or memory in tests.
+
 Longer than 300 lines on purpose: one handler per followed event, beside the one path
 (`_deliver`) they all write through; which events map to which webhook events is in
 `events`.
@@ -42,6 +44,7 @@ from domain.builds import Build
 from domain.invites import Invite
 from domain.namespaces import Namespace
 from domain.webhooks import Webhook
+from infrastructure.webhooks.dispatch_view import DispatchView, Outbox, Step, Subject
 from infrastructure.webhooks.events import (
     BUILD_EVENTS,
     FOLLOWED,
@@ -53,7 +56,6 @@ from infrastructure.webhooks.events import (
     encode,
     hook_fields,
 )
-from infrastructure.webhooks.store import Curs, Subject, WebhookStore
 from projections.runner import ReadModels
 
 
@@ -66,7 +68,7 @@ class ReadModelLagError(Exception):
     """Raised when a read model did not reach an event in time; the runner retries."""
 
 
-class WebhookDispatch(Projection[WebhookStore]):
+class WebhookDispatch(Projection[DispatchView]):
     """Event log → outbox; each handler writes its changes and tracking in one transaction."""
 
     name = "webhook_dispatch"
@@ -74,7 +76,7 @@ class WebhookDispatch(Projection[WebhookStore]):
 
     def __init__(
         self,
-        view: WebhookStore,
+        view: DispatchView,
         app: Application[UUID],
         read_models: ReadModels,
         payloads: Payloads,
@@ -106,11 +108,9 @@ class WebhookDispatch(Projection[WebhookStore]):
     @process_event.register
     def webhook_created(self, event: Webhook.Created, tracking: Tracking) -> None:
         fields = hook_fields(event)
-        self.view.write(
+        self.view.commit(
             tracking,
-            lambda c: WebhookStore.put_hook(
-                c, event.originator_id, event.public_id, event.namespace_id, fields
-            ),
+            lambda o: o.put_hook(event.originator_id, event.public_id, event.namespace_id, fields),
         )
 
     @process_event.register
@@ -121,18 +121,17 @@ class WebhookDispatch(Projection[WebhookStore]):
             return
         hook_id, namespace_id = known
         fields = hook_fields(event)
-        self.view.write(
-            tracking,
-            lambda c: WebhookStore.put_hook(c, event.originator_id, hook_id, namespace_id, fields),
+        self.view.commit(
+            tracking, lambda o: o.put_hook(event.originator_id, hook_id, namespace_id, fields)
         )
 
     @process_event.register
     def webhook_deleted(self, event: Webhook.Deleted, tracking: Tracking) -> None:
-        self.view.write(tracking, lambda c: WebhookStore.drop_hooks(c, "id = %s", event.public_id))
+        self.view.commit(tracking, lambda o: o.drop_hook(event.public_id))
 
     @process_event.register
     def namespace_deleted(self, event: Namespace.Deleted, tracking: Tracking) -> None:
-        self.view.write(tracking, lambda c: WebhookStore.forget_namespace(c, event.public_id))
+        self.view.commit(tracking, lambda o: o.forget_namespace(event.public_id))
 
     # Builds.
 
@@ -145,9 +144,9 @@ class WebhookDispatch(Projection[WebhookStore]):
             event.namespace_id,
             lambda: self._rendered("builds", tracking, self.payloads.build, event.public_id),
             # A build without a namespace has no webhooks to tell: nothing to remember.
-            (lambda c: WebhookStore.put_subject(c, event.originator_id, subject))
+            (lambda o: o.put_subject(event.originator_id, subject))
             if event.namespace_id is not None
-            else (lambda c: None),
+            else (lambda o: None),
         )
 
     @process_event.register
@@ -189,7 +188,7 @@ class WebhookDispatch(Projection[WebhookStore]):
             "invite.sent",
             event.namespace_id,
             lambda: self._invite(tracking, event.namespace_id, event.invitee_id, event.inviter_id),
-            lambda c: WebhookStore.put_subject(c, event.originator_id, subject),
+            lambda o: o.put_subject(event.originator_id, subject),
         )
 
     @process_event.register
@@ -212,7 +211,7 @@ class WebhookDispatch(Projection[WebhookStore]):
             name,
             namespace_id,
             lambda: self._invite(tracking, namespace_id, invitee_id, None),
-            lambda c: WebhookStore.forget_subject(c, invite),
+            lambda o: o.forget_subject(invite),
         )
 
     def _invite(
@@ -248,7 +247,7 @@ class WebhookDispatch(Projection[WebhookStore]):
                 event_name,
                 namespace_id,
                 lambda: {"action": "deleted", key: body},
-                lambda c: WebhookStore.forget_subject(c, event.originator_id),
+                lambda o: o.forget_subject(event.originator_id),
             )
             return
         if self._continued_in_same_save(event, tracking):
@@ -267,7 +266,7 @@ class WebhookDispatch(Projection[WebhookStore]):
             event_name if action is not None else None,
             namespace_id,
             lambda: {"action": action, key: rendering},
-            lambda c: WebhookStore.put_subject(c, event.originator_id, subject),
+            lambda o: o.put_subject(event.originator_id, subject),
         )
 
     def _continued_in_same_save(self, event: Any, tracking: Tracking) -> bool:
@@ -298,7 +297,7 @@ class WebhookDispatch(Projection[WebhookStore]):
         event_name: str | None,
         namespace_id: int | None,
         render: Callable[[], Json | None],
-        change: Callable[[Curs], None] = lambda c: None,
+        change: Step = lambda o: None,
     ) -> None:
         """Write `change` and, to each subscribed webhook, a delivery of `render()`, with
         the tracking record, in one transaction."""
@@ -308,12 +307,12 @@ class WebhookDispatch(Projection[WebhookStore]):
         payload = render() if hooks else None
         body = None if payload is None else encode(payload)
 
-        def write(curs: Curs) -> None:
-            change(curs)
+        def write(outbox: Outbox) -> None:
+            change(outbox)
             if body is not None and event_name is not None:
-                WebhookStore.enqueue(curs, hooks, event_name, tracking.notification_id, body)
+                outbox.enqueue(hooks, event_name, tracking.notification_id, body)
 
-        self.view.write(tracking, write)
+        self.view.commit(tracking, write)
         if body is not None:
             self.on_enqueued()
 

@@ -4,11 +4,9 @@ events are about, the outbox of deliveries and every delivery attempt.
 Not a read model: a rebuild must never send anything again, so these tables are never
 rebuilt and are not in the projection registry. The dispatcher writes them together with
 its tracking record (one transaction per event), like a projection, which is what makes
-a restart lose no delivery; the senders then work the outbox.
-
-Longer than 300 lines on purpose: the dispatcher's writes and the senders' outbox
-statements (claim, record, retry) act on the same four tables under one set of
-transaction rules, which are easier to check side by side.
+a restart lose no delivery; the senders then work the outbox. The dispatcher's steps are
+in sql_outbox.py (their in-memory twin in memory.py); the senders' statements (claim,
+record, retry) are here, beside the tables they act on.
 """
 
 from __future__ import annotations
@@ -17,25 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
-from psycopg import Cursor
-from psycopg.rows import DictRow
-from psycopg.types.json import Jsonb
 
+from infrastructure.webhooks.dispatch_view import DispatchView, Step, Subject
+from infrastructure.webhooks.sql_outbox import SqlOutbox
 from projections.base import View
-
-Curs = Cursor[DictRow]
-
-
-@dataclass(frozen=True)
-class Subject:
-    """What an event is about: its kind, public id, namespace, and its last rendering
-    (the payload of its `deleted` event, when the read model no longer has it)."""
-
-    kind: str
-    public_id: int
-    namespace_id: int | None
-    body: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -63,8 +48,9 @@ class Attempt:
     response_body: str
 
 
-class WebhookStore(View):
-    """The dispatcher's tables, with the statements the dispatcher and the senders run."""
+class WebhookStore(DispatchView, View):
+    """The dispatcher's tables in PostgreSQL: its view (steps in `SqlOutbox`) and the
+    senders' outbox statements."""
 
     projection_name = "webhook_dispatch"
     tables = {
@@ -165,82 +151,10 @@ class WebhookStore(View):
             return None
         return max(float(row["wait"]), 0.0)
 
-    # Writes of the dispatcher, inside its tracking transaction.
+    # The dispatcher's writes.
 
-    @staticmethod
-    def put_hook(
-        curs: Curs, aggregate_id: UUID, hook_id: int, namespace_id: int, fields: dict[str, Any]
-    ) -> None:
-        """Insert or replace a webhook (`fields`: payload_url, ssl, active, events, secret)."""
-        curs.execute(
-            "INSERT INTO webhook_hooks (id, aggregate_id, namespace_id, payload_url, ssl, "
-            "active, events, secret) VALUES (%(id)s, %(aggregate_id)s, %(ns)s, "
-            "%(payload_url)s, %(ssl)s, %(active)s, %(events)s, %(secret)s) "
-            "ON CONFLICT (id) DO UPDATE SET payload_url = excluded.payload_url, "
-            "ssl = excluded.ssl, active = excluded.active, events = excluded.events, "
-            "secret = excluded.secret",
-            {"id": hook_id, "aggregate_id": aggregate_id, "ns": namespace_id, **fields},
-        )
-        if not fields["active"]:
-            WebhookStore.drop_pending(curs, "webhook_id = %s", hook_id)
-
-    @staticmethod
-    def drop_pending(curs: Curs, where: str, value: int) -> None:
-        """Pending deliveries of a deactivated webhook are never sent."""
-        curs.execute(
-            f"DELETE FROM webhook_deliveries WHERE status = 'pending' AND {where}", (value,)
-        )
-
-    @staticmethod
-    def drop_hooks(curs: Curs, where: str, value: int) -> None:
-        """Delete webhooks with their deliveries and attempts (as Djinn does)."""
-        hooks = f"SELECT id FROM webhook_hooks WHERE {where}"
-        # Deliveries first: that waits for a sender recording an attempt on one of them
-        # (it holds the row), so the attempts statement after it sees that attempt too.
-        curs.execute(f"DELETE FROM webhook_deliveries WHERE webhook_id IN ({hooks})", (value,))
-        curs.execute(f"DELETE FROM webhook_attempts WHERE webhook_id IN ({hooks})", (value,))
-        curs.execute(f"DELETE FROM webhook_hooks WHERE {where}", (value,))
-
-    @staticmethod
-    def enqueue(
-        curs: Curs, hook_ids: list[int], event: str, notification_id: int, body: str
-    ) -> None:
-        for hook_id in hook_ids:
-            curs.execute(
-                "INSERT INTO webhook_deliveries (webhook_id, event, notification_id, body, "
-                "status, due_at, created_at) VALUES (%s, %s, %s, %s, 'pending', now(), now()) "
-                "ON CONFLICT DO NOTHING",
-                (hook_id, event, notification_id, body),
-            )
-
-    @staticmethod
-    def put_subject(curs: Curs, aggregate_id: UUID, subject: Subject) -> None:
-        body = None if subject.body is None else Jsonb(subject.body)
-        curs.execute(
-            "INSERT INTO webhook_subjects (aggregate_id, kind, public_id, namespace_id, body) "
-            "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (aggregate_id) DO UPDATE SET "
-            "namespace_id = excluded.namespace_id, body = excluded.body",
-            (aggregate_id, subject.kind, subject.public_id, subject.namespace_id, body),
-        )
-
-    @staticmethod
-    def forget_subject(curs: Curs, aggregate_id: UUID) -> None:
-        curs.execute("DELETE FROM webhook_subjects WHERE aggregate_id = %s", (aggregate_id,))
-
-    @staticmethod
-    def forget_namespace(curs: Curs, namespace_id: int) -> None:
-        """A deleted namespace: its webhooks go (with their deliveries), its invites go, and
-        what it held stays with the owner, detached (as in the read models)."""
-        WebhookStore.drop_hooks(curs, "namespace_id = %s", namespace_id)
-        curs.execute(
-            "DELETE FROM webhook_subjects WHERE namespace_id = %s "
-            "AND kind IN ('namespace', 'invite')",
-            (namespace_id,),
-        )
-        curs.execute(
-            "UPDATE webhook_subjects SET namespace_id = NULL WHERE namespace_id = %s",
-            (namespace_id,),
-        )
+    def commit(self, tracking: Tracking, step: Step) -> None:
+        self.write(tracking, lambda curs: step(SqlOutbox(curs)))
 
     # The senders' statements.
 
