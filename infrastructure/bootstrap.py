@@ -34,6 +34,7 @@ from infrastructure.settings import Settings
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
 from projections.crons import CronBuildQueries, CronQueries
+from projections.follower_positions import create_positions_table
 from projections.followers import create_gaps_table
 from projections.images import ImageQueries
 from projections.invites import InviteQueries
@@ -127,6 +128,7 @@ class Marid:
         for recorder in self._event_recorders():
             recorder.create_table()
         create_gaps_table(self.datastore)
+        create_positions_table(self.datastore)  # the workers' positions
         PostgresLeases(self.datastore).create_table()
         from infrastructure.webhooks.store import WebhookStore  # here: httpx is slow to import
 

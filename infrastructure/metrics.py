@@ -22,7 +22,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from projections.maintenance import Status, status
+from infrastructure.followers import Follower, followers
 
 if TYPE_CHECKING:
     from infrastructure.bootstrap import Marid
@@ -142,17 +142,9 @@ def webhook_metrics(marid: Marid) -> Iterator[Metric]:
     yield deliveries
 
 
-def followers(marid: Marid) -> list[Status]:
-    """Position, head and lag of each follower of the event log, as `marid projections
-    status` shows them: the read models and the webhook dispatcher; and the build workers
-    of this process, whose position only this process knows."""
-    rows = [status(marid.app, p) for p in marid.projections.values()]
-    rows.append(marid.webhook_dispatcher.status())
-    rows.extend(worker.status() for worker in marid.workers)
-    return rows
-
-
-def follower_metrics(rows: list[Status]) -> Iterator[Metric]:
+def follower_metrics(rows: list[Follower]) -> Iterator[Metric]:
+    """Each follower's position, head, lag and gaps; workers that stopped cleanly are left
+    out (`marid projections status` still lists them for a day)."""
     position = GaugeMetricFamily(
         "marid_projection_position", "Last event applied", labels=["projection"]
     )
@@ -172,13 +164,24 @@ def follower_metrics(rows: list[Status]) -> Iterator[Metric]:
         "Events that committed after the follower had passed their id (data loss)",
         labels=["projection"],
     )
-    for row in rows:
+    age = GaugeMetricFamily(
+        "marid_follower_report_age_seconds",
+        "Seconds since a worker last reported its position (every few seconds while it "
+        "runs: a growing value means it is gone)",
+        labels=["projection"],
+    )
+    for follower in rows:
+        row, report = follower.status, follower.report
+        if report is not None and report.stopped:
+            continue
         position.add_metric([row.name], row.position)
         head.add_metric([row.name], row.head)
         lag.add_metric([row.name], row.lag)
         missing.add_metric([row.name], row.missing)
         skipped.add_metric([row.name], row.skipped)
-    yield from (position, head, lag, missing, skipped)
+        if report is not None:
+            age.add_metric([row.name], report.age)
+    yield from (position, head, lag, missing, skipped, age)
 
 
 def pool_metrics(marid: Marid) -> Iterator[Metric]:

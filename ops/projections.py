@@ -92,15 +92,16 @@ def cmd_projections(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def print_status(marid: Marid) -> None:
-    from projections.maintenance import status
+    """Every follower: read models, the webhook dispatcher and the workers of every process
+    (with when each last reported: a stopped or gone one is listed for a day)."""
+    from infrastructure.followers import followers
 
-    print("projection\tposition\thead\tlag\tlag seconds\tgaps missing\tgaps skipped")
-    rows = [status(marid.app, p) for p in marid.projections.values()]
-    rows.append(marid.webhook_dispatcher.status())
-    for s in rows:
+    print("projection\tposition\thead\tlag\tlag seconds\tgaps missing\tgaps skipped\treported")
+    for follower in followers(marid):
+        s = follower.status
         print(
             f"{s.name}\t{s.position}\t{s.head}\t{s.lag}\t{s.lag_seconds:.1f}\t"
-            f"{s.missing}\t{s.skipped}"
+            f"{s.missing}\t{s.skipped}\t{follower.reported}"
         )
 
 

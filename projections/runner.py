@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from contextlib import closing
 from typing import Any
 from uuid import UUID
 
@@ -155,7 +156,7 @@ class Runner:
         self._subscription = subscription
         if self._stopping.is_set():
             subscription.stop()
-        with subscription:
+        with subscription, closing(gaps):  # its idle checks end with the leadership
             for notification in subscription:
                 event = self.app.mapper.to_domain_event(notification)
                 self.projection.process_event(event, Tracking(self.app.name, notification.id))

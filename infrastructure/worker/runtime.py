@@ -33,6 +33,7 @@ from domain.origin import Origin
 from infrastructure.drivers import DriverFactory
 from infrastructure.worker.claim import ExecutionApp
 from infrastructure.worker.execution import BuildLogStore, BuildRun, RunContext
+from projections.follower_positions import PositionReport
 from projections.followers import GapWatch
 from projections.maintenance import Status, position_status
 
@@ -98,8 +99,10 @@ class Worker:
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._run_threads: dict[int, threading.Thread] = {}
-        self.position = 0  # the last notification of its topics it followed (in memory)
+        self.position = 0  # the last notification of its topics it followed
         self.gaps: GapWatch | None = None
+        # The position for other processes (`projections status`, `/metrics`), batched.
+        self.report = PositionReport(app.recorder.datastore, self.follower_name, TOPICS)
 
     @property
     def name(self) -> str:
@@ -110,7 +113,7 @@ class Worker:
         return f"worker:{self.name}"
 
     def status(self) -> Status:
-        """How far this worker has followed the event log (`/metrics` of its process)."""
+        """How far it has followed the log, as this process knows (others read `report`)."""
         datastore = self.app.recorder.datastore
         return position_status(self.app, datastore, self.follower_name, self.position, TOPICS)  # type: ignore[arg-type]  # WorkerApp is a protocol of the Application
 
@@ -146,6 +149,9 @@ class Worker:
             run.cancel.set("shutdown")
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        if self.gaps is not None:
+            self.gaps.close()
+        self.report.stop(self.position)
 
     # --- noticing builds -----------------------------------------------------------------
 
@@ -169,6 +175,7 @@ class Worker:
                         )
                     while not self._stopping.is_set():
                         position = self._read_log(position)
+                        self.report.note(position)
                         for _ in conn.notifies(timeout=LISTEN_TICK, stop_after=1):
                             pass
             except Exception:
