@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench clean sshd docker lock
+.PHONY: run test lint typecheck unit bench bench-tools clean sshd docker lock
 
 # Installs come from the lock files (exact versions with hashes), so that a release
 # upstream never changes what a clean clone installs; `make lock` moves them on purpose.
@@ -82,7 +82,26 @@ docker:
 		for _ in $$(seq 1 30); do docker version >/dev/null 2>&1 && break; sleep 1; done; \
 		docker version >/dev/null 2>&1 || echo "make: dockerd did not start: $(DOCKERD_LOG)" >&2; }
 
-bench: $(STAMP)
+# bench/ceilings.py drives marid and its ceilings with wrk and pgbench: C programs, since a
+# Python client would be slower than the server it measures. As root on Debian/Ubuntu,
+# install them if missing (pgbench comes with the server packages, via postgresql-contrib).
+bench-tools:
+	@command -v wrk >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq wrk >/dev/null 2>&1; }; } || \
+		echo "make: wrk not installed" >&2
+	@ls /usr/lib/postgresql/*/bin/pgbench >/dev/null 2>&1 || pgbench --version >/dev/null 2>&1 || \
+		{ export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq postgresql-contrib >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq postgresql-contrib >/dev/null 2>&1; }; } || \
+		echo "make: pgbench (postgresql-contrib) not installed" >&2
+
+# ceilings.py starts its own servers on scratch databases; the scripts after it load the
+# marid that `make run` serves.
+bench: $(STAMP) bench-tools
+	$(BIN)/python bench/ceilings.py
 	$(BIN)/python bench/namespaces.py
 	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/queue_latency.py
