@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from infrastructure.webhooks import dispatcher_status
 from projections.follower_positions import Reported, reported
 from projections.maintenance import Status, position_status, status
 
@@ -30,7 +31,7 @@ class Follower:
 
 def followers(marid: Marid) -> list[Follower]:
     rows = [Follower(status(marid.app, p)) for p in marid.projections.values()]
-    rows.append(Follower(marid.webhook_dispatcher.status()))
+    rows.append(Follower(dispatcher_status(marid.app, marid.datastore)))
     local = {worker.follower_name: worker for worker in marid.workers}
     for report in reported(marid.datastore):
         worker = local.pop(report.name, None)

@@ -9,7 +9,7 @@ order; a process without the API (`marid scheduler`, `marid projections run`) se
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -19,12 +19,22 @@ from application.ports import SecretBox
 from infrastructure.settings import Settings
 from infrastructure.webhooks.dispatch import WebhookDispatch
 from infrastructure.webhooks.events import Payloads
-from infrastructure.webhooks.sender import Policy, Sender, Transport
 from infrastructure.webhooks.store import WebhookStore
 from projections.maintenance import Status, follower_status
 from projections.runner import ReadModels, Runner
 
-__all__ = ["Payloads", "WebhookDispatcher"]
+if TYPE_CHECKING:  # imported where used: httpx is slow to import, and reading the
+    # dispatcher's position (`dispatcher_status`) sends nothing
+    from infrastructure.webhooks.sender import Transport
+
+__all__ = ["Payloads", "WebhookDispatcher", "dispatcher_status"]
+
+
+def dispatcher_status(app: Application[UUID], datastore: PostgresDatastore) -> Status:
+    """How far the dispatcher (of any process) has followed the event log."""
+    return follower_status(
+        app, WebhookDispatch.name, WebhookStore(datastore), WebhookDispatch.topics
+    )
 
 
 class WebhookDispatcher:
@@ -47,6 +57,8 @@ class WebhookDispatcher:
         self.read_models = read_models
         self.settings = settings
         self.store = WebhookStore(datastore)  # its tables are made by `Marid.migrate`
+        from infrastructure.webhooks.sender import Policy, Sender
+
         policy = Policy(
             max_attempts=settings.webhook_max_attempts,
             backoff=settings.webhook_backoff,
@@ -112,7 +124,7 @@ class WebhookDispatcher:
 
     def status(self) -> Status:
         """How far the dispatcher has followed the event log (`marid projections status`)."""
-        return follower_status(self.app, WebhookDispatch.name, self.store, WebhookDispatch.topics)
+        return dispatcher_status(self.app, self.store.datastore)
 
     def last_response(self, webhook_id: int) -> dict[str, Any] | None:
         """`{"code", "duration" (ns), "error", "created_at"}` of the latest attempt, or None."""
