@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 
 import httpx
-from common import exit_status, main, run_phase
+from common import exit_status, main, run_phase, signed_in
 
 MANIFEST = """namespace: {namespace}
 driver:
@@ -35,17 +34,7 @@ jobs:
 async def bench(args: argparse.Namespace) -> int:
     run = secrets.token_hex(3)
     namespace = f"bench{run}"
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    headers = {"Authorization": f"Bearer {args.token}"}
-    async with httpx.AsyncClient(
-        base_url=args.url, headers=headers, limits=limits, timeout=60.0
-    ) as client:
-        me = await client.get("/api/user")
-        if me.status_code != 200:
-            print(f"bench: GET /api/user answered {me.status_code}: {me.text}", file=sys.stderr)
-            return 2
-        username = me.json()["username"]
-        print(f"marid bench against {args.url} as {username}: run {run}, {args.clients} clients")
+    async with signed_in(args, run, 60.0) as (client, username):
         body = {"manifest": MANIFEST.format(namespace=namespace), "tags": ["bench", run]}
 
         async def submit(i: int) -> httpx.Response:

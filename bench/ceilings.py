@@ -11,6 +11,9 @@ see the same load from whatever else runs on the machine:
 - event-store appends through marid's application (16 threads, one small aggregate per
   save) against pgbench inserting one event-shaped row per transaction (16 clients).
 Prints every round, then one table: path, marid, ceiling, ratio, and the issue's goal.
+Longer than 300 lines on purpose: the one run's sequence (start, seed, alternate rounds,
+tear down) reads top to bottom here; running wrk and pgbench and the table are in
+`loadtools` and `report`.
 
     python bench/ceilings.py [--seconds 5] [--rounds 3] [--database-url URL]   (`make bench`)
 """

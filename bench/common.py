@@ -8,9 +8,11 @@ import ipaddress
 import os
 import socket
 import statistics
+import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -156,7 +158,34 @@ def main(
     return run(bench, parse_counted(doc, argv, counts))
 
 
+class NotSignedInError(Exception):
+    """The token does not sign in at the URL (the message says what marid answered)."""
+
+
+@asynccontextmanager
+async def signed_in(
+    args: argparse.Namespace, run_id: str, timeout: float
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    """A client of `args.clients` connections with the token, and the token's username;
+    prints the run's first line."""
+    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    headers = {"Authorization": f"Bearer {args.token}"}
+    async with httpx.AsyncClient(
+        base_url=args.url, headers=headers, limits=limits, timeout=timeout
+    ) as client:
+        me = await client.get("/api/user")
+        if me.status_code != 200:
+            raise NotSignedInError(f"GET /api/user answered {me.status_code}: {me.text}")
+        username = me.json()["username"]
+        print(f"marid bench against {args.url} as {username}: run {run_id}, {args.clients} clients")
+        yield client, username
+
+
 def run(bench: Callable[[argparse.Namespace], Awaitable[int]], args: argparse.Namespace) -> int:
     """Refuse non-loopback targets, then run the benchmark."""
     loopback_only(args.url)
-    return asyncio.run(bench(args))
+    try:
+        return asyncio.run(bench(args))
+    except NotSignedInError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2

@@ -15,26 +15,14 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 
 import httpx
-from common import exit_status, main, run_phase
+from common import exit_status, main, run_phase, signed_in
 
 
 async def bench(args: argparse.Namespace) -> int:
     run = secrets.token_hex(3)
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    headers = {"Authorization": f"Bearer {args.token}"}
-    async with httpx.AsyncClient(
-        base_url=args.url, headers=headers, limits=limits, timeout=30.0
-    ) as client:
-        me = await client.get("/api/user")
-        if me.status_code != 200:
-            print(f"bench: GET /api/user answered {me.status_code}: {me.text}", file=sys.stderr)
-            return 2
-        username = me.json()["username"]
-        print(f"marid bench against {args.url} as {username}: run {run}, {args.clients} clients")
-
+    async with signed_in(args, run, 30.0) as (client, username):
         created: list[str] = []
 
         async def create(i: int) -> httpx.Response:
