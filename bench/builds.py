@@ -47,11 +47,10 @@ async def bench(args: argparse.Namespace) -> int:
             "build submit", args.clients, args.submits, args.max_seconds, submit
         )
         lists = await run_phase("build list", args.clients, args.lists, args.max_seconds, list_page)
-        print(submits.line(201))
-        print(lists.line(200))
+        status = exit_status((submits, 201), (lists, 200))
         if not args.keep:
             await client.delete(f"/api/n/{username}/{namespace}")
-    return exit_status((submits, 201), (lists, 200))
+    return status
 
 
 COUNTS = {

@@ -144,7 +144,9 @@ def parse_counted(
 
 
 def exit_status(*phases: tuple[Phase, int]) -> int:
-    """0 when every phase got only its expected status, else 1."""
+    """Print each phase's line; 0 when every phase got only its expected status, else 1."""
+    for phase, expected in phases:
+        print(phase.line(expected))
     return 0 if all(set(phase.statuses) <= {expected} for phase, expected in phases) else 1
 
 

@@ -41,9 +41,7 @@ async def bench(args: argparse.Namespace) -> int:
         lists = await run_phase(
             "namespace list", args.clients, args.lists, args.max_seconds, list_page
         )
-        print(creates.line(201))
-        print(lists.line(200))
-
+        status = exit_status((creates, 201), (lists, 200))
         if not args.keep:
             deleted = await run_phase(
                 "cleanup",
@@ -53,7 +51,7 @@ async def bench(args: argparse.Namespace) -> int:
                 lambda i: client.delete(f"/api/n/{username}/{created[i]}"),
             )
             print(f"cleanup: deleted {deleted.statuses[204]} of {len(created)} namespaces")
-    return exit_status((creates, 201), (lists, 200))
+    return status
 
 
 COUNTS = {
