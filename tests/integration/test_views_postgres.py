@@ -19,7 +19,6 @@ import psycopg
 import pytest
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.conninfo import conninfo_to_dict
 
 from infrastructure.settings import Settings
 from projections.base import ReadModel, View
@@ -334,23 +333,6 @@ SCENARIOS = {
 
 
 # --- the test ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def datastore(settings: Settings) -> Iterator[PostgresDatastore]:
-    """A pool on the test database, emptied by `settings`."""
-    assert settings.database_url is not None
-    params = conninfo_to_dict(settings.database_url)
-    store = PostgresDatastore(
-        dbname=str(params["dbname"]),
-        host=str(params.get("host") or "127.0.0.1"),
-        port=str(params.get("port") or 5432),
-        user=str(params.get("user") or "postgres"),
-        password=str(params.get("password") or ""),
-        pool_size=2,
-    )
-    yield store
-    store.close()
 
 
 def every_row(model: ReadModel) -> dict[str, list[dict[str, Any]]]:

@@ -4,16 +4,12 @@ twin; this proves that what they check is what PostgreSQL holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-import pytest
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
-from psycopg.conninfo import conninfo_to_dict
 
-from infrastructure.settings import Settings
 from infrastructure.webhooks.dispatch_view import DispatchView, Subject
 from infrastructure.webhooks.memory import MemoryDispatchView
 from infrastructure.webhooks.store import WebhookStore
@@ -79,23 +75,6 @@ def state(view: DispatchView) -> dict[str, Any]:
 def outbox(deliveries: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     columns = ("webhook_id", "event", "notification_id", "body", "status")
     return [tuple(d[c] for c in columns) for d in deliveries]
-
-
-@pytest.fixture
-def datastore(settings: Settings) -> Iterator[PostgresDatastore]:
-    """A pool on the test database, emptied by `settings`."""
-    assert settings.database_url is not None
-    params = conninfo_to_dict(settings.database_url)
-    store = PostgresDatastore(
-        dbname=str(params["dbname"]),
-        host=str(params.get("host") or "127.0.0.1"),
-        port=str(params.get("port") or 5432),
-        user=str(params.get("user") or "postgres"),
-        password=str(params.get("password") or ""),
-        pool_size=2,
-    )
-    yield store
-    store.close()
 
 
 def test_postgres_outbox_holds_what_its_in_memory_twin_holds(
