@@ -252,6 +252,14 @@ class Marid:
         if downloads is not None:
             downloads.stop()
         self.read_models.stop()
+        stuck = self.read_models.still_running()
+        if stuck:
+            # They would keep leading from this process, and new runners on the same
+            # connection would take the (reentrant) locks again: closing the connection
+            # gives the locks up; the stuck runners find it closed and end.
+            log.warning("runners %s did not stop in time; giving up their leadership", stuck)
+            self.leadership.close()
+            self.leadership = Leadership(self.conninfo)
         if dispatcher is not None:
             dispatcher.join()
             del built["webhook_dispatcher"]  # a stopped one cannot start again

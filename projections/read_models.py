@@ -175,6 +175,10 @@ class ReadModels:
         for runner in running:
             runner.join()
 
+    def still_running(self) -> list[str]:
+        """The runners that did not stop when asked (a write they wait on, say)."""
+        return [name for name, runner in self.runners.items() if runner.running]
+
     def _wake_listeners(self) -> None:
         """One NOTIFY on the event log's channel, so that the stopping runners' LISTEN
         connections see the stop now rather than at their next poll (a tenth of a second
