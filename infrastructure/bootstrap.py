@@ -40,15 +40,17 @@ from projections.images import ImageQueries
 from projections.invites import InviteQueries
 from projections.maintenance import catch_up, upgrade
 from projections.namespace_queries import NamespaceQueries
+from projections.read_models import ReadModels
 from projections.registry import PROJECTIONS
 from projections.resources import ResourceQueries
-from projections.runner import Leadership, ReadModels, Runner
+from projections.runner import Leadership, Runner
 from projections.user_queries import UserQueries
 from projections.webhooks import WebhookQueries
 
 if TYPE_CHECKING:  # imported where used: workers and drivers are slow to import (docker)
     from infrastructure.downloads import Downloads
     from infrastructure.webhooks import WebhookDispatcher
+    from infrastructure.webhooks.events import Payloads
     from infrastructure.worker import Worker, WorkerConfig
 
 log = logging.getLogger("marid")
@@ -117,6 +119,7 @@ class Marid:
             app, self.crons, self.build_inputs, settings.drivers, self.clock
         )
         self.workers: list[Worker] = []  # build workers this process runs (start_worker)
+        self._webhook_payloads: Payloads | None = None
         self._started = False
 
     def migrate(self) -> None:
@@ -173,9 +176,12 @@ class Marid:
         from infrastructure.webhooks import WebhookDispatcher
 
         s = self.settings
-        return WebhookDispatcher(
+        dispatcher = WebhookDispatcher(
             self.app, self.app.secrets, self.datastore, self.conninfo, self.read_models, s
         )
+        if self._webhook_payloads is not None:  # the renderer a stopped one had
+            dispatcher.install(self._webhook_payloads)
+        return dispatcher
 
     def start(self) -> None:
         """Start a runner per projection (each waits to lead if another process leads),
@@ -262,9 +268,8 @@ class Marid:
             self.leadership = Leadership(self.conninfo)
         if dispatcher is not None:
             dispatcher.join()
-            del built["webhook_dispatcher"]  # a stopped one cannot start again
-            if dispatcher.payloads is not None:
-                self.webhook_dispatcher.install(dispatcher.payloads)
+            del built["webhook_dispatcher"]  # a stopped one cannot start again: the next
+            self._webhook_payloads = dispatcher.payloads  # one, if any, gets its renderer
         self._started = False
 
     def close(self) -> None:

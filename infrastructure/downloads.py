@@ -31,7 +31,7 @@ from infrastructure.blobs import BlobTooLargeError
 from infrastructure.public_http import FetchError, PublicOnlyTransport
 from infrastructure.settings import Settings
 from projections.images import ImageQueries
-from projections.runner import ReadModels
+from projections.read_models import ReadModels
 
 log = logging.getLogger("marid.downloads")
 

@@ -29,17 +29,22 @@ class Follower:
         return ago if self.report.state == "running" else f"{ago}, {self.report.state}"
 
 
-def followers(marid: Marid) -> list[Follower]:
-    rows = [Follower(status(marid.app, p)) for p in marid.projections.values()]
-    rows.append(Follower(dispatcher_status(marid.app, marid.datastore)))
+def followers(marid: Marid, *, stopped: bool = True) -> list[Follower]:
+    """Every follower; workers that stopped cleanly only with `stopped` (their position
+    no longer moves: `/metrics` leaves them out rather than count their growing lag)."""
+    head = marid.app.recorder.max_notification_id() or 0  # read once for every row
+    rows = [Follower(status(marid.app, p, head=head)) for p in marid.projections.values()]
+    rows.append(Follower(dispatcher_status(marid.app, marid.datastore, head)))
     local = {worker.follower_name: worker for worker in marid.workers}
     for report in reported(marid.datastore):
         worker = local.pop(report.name, None)
         if worker is not None:  # this process knows a newer position than its last report
             rows.append(Follower(worker.status(), report))
             continue
+        if report.stopped and not stopped:
+            continue
         found = position_status(
-            marid.app, marid.datastore, report.name, report.position, report.topics
+            marid.app, marid.datastore, report.name, report.position, report.topics, head=head
         )
         rows.append(Follower(found, report))
     for worker in local.values():  # started here, not yet reported

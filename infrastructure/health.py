@@ -21,7 +21,10 @@ def unready_reasons(marid: Marid, max_lag: int) -> list[str]:
     try:
         with marid.datastore.pool.connection(timeout=DATABASE_TIMEOUT) as conn:
             conn.execute("SELECT 1")
-        rows = [status(marid.app, p) for p in marid.projections.values()]
+        head = marid.app.recorder.max_notification_id() or 0
+        rows = [
+            status(marid.app, p, head=head, with_gaps=False) for p in marid.projections.values()
+        ]
     except (psycopg.Error, PersistenceError) as exc:
         return [f"database: {first_line(exc)}"]
     return [

@@ -85,7 +85,7 @@ class ReadModelCollector(Collector):
         started = time.perf_counter()
         yield from builds_metrics(marid)
         yield from webhook_metrics(marid)
-        yield from follower_metrics(followers(marid))
+        yield from follower_metrics(followers(marid, stopped=False))
         yield from pool_metrics(marid)
         scrape = GaugeMetricFamily(
             "marid_metrics_collect_seconds", "Time spent reading the database for this scrape"

@@ -12,11 +12,12 @@ import uvicorn
 from api.app import create_app
 from domain.origin import Origin
 from domain.scopes import Scopes
-from infrastructure.bootstrap import Marid, bootstrap
+from infrastructure.bootstrap import Marid
 from infrastructure.drivers import describe, factories
 from infrastructure.logs import uvicorn_log_config
 from infrastructure.settings import Settings
 from infrastructure.tokens import generate_token, hash_token
+from ops.wiring import long_running
 
 SERVE_ORIGIN = Origin.system("serve")
 
@@ -25,9 +26,8 @@ def serve(settings: Settings, host: str | None, port: int | None, api_only: bool
     exit_on_signals()
     host = host or settings.host
     port = port or settings.port
-    marid = bootstrap(settings)
+    marid = long_running(settings)
     try:
-        marid.migrate()
         if not api_only and settings.run_projections:
             marid.start()
         drivers = tuple(factories(settings)) if not api_only and settings.run_worker else ()

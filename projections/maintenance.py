@@ -158,16 +158,36 @@ class Status:
     lag_seconds: float = 0.0
 
 
-def status(app: Application[UUID], projection: Projection[View]) -> Status:
-    """Where a projection is, the newest notification, and how many of its events wait."""
-    return follower_status(app, projection.name, projection.view, projection.topics)
+def status(
+    app: Application[UUID],
+    projection: Projection[View],
+    *,
+    head: int | None = None,
+    with_gaps: bool = True,
+) -> Status:
+    """Where a projection is, the newest notification (`head`, read when not given), and
+    how many of its events wait; without `with_gaps`, no gap counts (readiness needs
+    only the lag)."""
+    return follower_status(
+        app, projection.name, projection.view, projection.topics, head=head, with_gaps=with_gaps
+    )
 
 
-def follower_status(app: Application[UUID], name: str, view: View, topics: Sequence[str]) -> Status:
+def follower_status(
+    app: Application[UUID],
+    name: str,
+    view: View,
+    topics: Sequence[str],
+    *,
+    head: int | None = None,
+    with_gaps: bool = True,
+) -> Status:
     """The same for any follower of the event log with a tracking table (read models, the
     webhook dispatcher)."""
     position = view.max_tracking_id(app.name) or 0
-    return position_status(app, view.datastore, name, position, topics)
+    return position_status(
+        app, view.datastore, name, position, topics, head=head, with_gaps=with_gaps
+    )
 
 
 def position_status(
@@ -176,9 +196,13 @@ def position_status(
     name: str,
     position: int,
     topics: Sequence[str],
+    *,
+    head: int | None = None,
+    with_gaps: bool = True,
 ) -> Status:
     """The same for a follower at `position` (the worker keeps it in memory)."""
-    head = app.recorder.max_notification_id() or 0
+    if head is None:
+        head = app.recorder.max_notification_id() or 0
     events = f"{app.name.lower()}_events"
     # Event times are read from the events themselves (two lookups by notification id; the
     # first pending event stands for the newest processed one where that is not in the log).
@@ -196,7 +220,9 @@ def position_status(
             {"position": position, "head": head, "topics": list(topics)},
         )
         row = curs.fetchone()
-    found = gaps(datastore, events, name, position)
     lag = int(row["lag"]) if row else 0
     seconds = float(row["seconds"] or 0) if row else 0.0
+    if not with_gaps:
+        return Status(name, position, head, lag, lag_seconds=seconds)
+    found = gaps(datastore, events, name, position)
     return Status(name, position, head, lag, found.missing, found.skipped, seconds)

@@ -20,7 +20,6 @@ from eventsourcing.projection import Projection
 
 from projections.base import View, lock_key
 from projections.followers import GapWatch
-from projections.read_models import ReadModels
 
 log = logging.getLogger("marid.projections")
 
@@ -170,4 +169,4 @@ class Runner:
             self._changed.notify_all()
 
 
-__all__ = ["Leadership", "ReadModels", "Runner"]  # ReadModels: for its older importers
+__all__ = ["Leadership", "Runner"]

@@ -21,7 +21,8 @@ from infrastructure.webhooks.dispatch import WebhookDispatch
 from infrastructure.webhooks.events import Payloads
 from infrastructure.webhooks.store import WebhookStore
 from projections.maintenance import Status, follower_status
-from projections.runner import ReadModels, Runner
+from projections.read_models import ReadModels
+from projections.runner import Runner
 
 if TYPE_CHECKING:  # imported where used: httpx is slow to import, and reading the
     # dispatcher's position (`dispatcher_status`) sends nothing
@@ -30,10 +31,12 @@ if TYPE_CHECKING:  # imported where used: httpx is slow to import, and reading t
 __all__ = ["Payloads", "WebhookDispatcher", "dispatcher_status"]
 
 
-def dispatcher_status(app: Application[UUID], datastore: PostgresDatastore) -> Status:
+def dispatcher_status(
+    app: Application[UUID], datastore: PostgresDatastore, head: int | None = None
+) -> Status:
     """How far the dispatcher (of any process) has followed the event log."""
     return follower_status(
-        app, WebhookDispatch.name, WebhookStore(datastore), WebhookDispatch.topics
+        app, WebhookDispatch.name, WebhookStore(datastore), WebhookDispatch.topics, head=head
     )
 
 

@@ -56,7 +56,7 @@ from infrastructure.webhooks.events import (
     encode,
     hook_fields,
 )
-from projections.runner import ReadModels
+from projections.read_models import ReadModels
 
 
 class StoppingError(Exception):
