@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 from eventsourcing.postgres import PostgresDatastore
 
-from projections.base import lock_key
+from projections.base import create_tables, lock_key
 from projections.builds import STATUS_CHANNEL
 
 log = logging.getLogger("marid.output")
@@ -41,15 +41,15 @@ class BuildLogs:
         self.feed = OutputFeed(conninfo) if conninfo else None
 
     def create_table(self) -> None:
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ddl:{TABLE}"),))
-            curs.execute(f"CREATE SEQUENCE IF NOT EXISTS {TABLE}_seq")
-            curs.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (build_id bigint NOT NULL, "
-                "job_id bigint NOT NULL, seq bigint NOT NULL, data text NOT NULL, "
-                "created_at timestamptz NOT NULL DEFAULT now(), "
-                "PRIMARY KEY (build_id, job_id, seq))"
-            )
+        create_tables(
+            self.datastore,
+            TABLE,
+            f"CREATE SEQUENCE IF NOT EXISTS {TABLE}_seq",
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (build_id bigint NOT NULL, "
+            "job_id bigint NOT NULL, seq bigint NOT NULL, data text NOT NULL, "
+            "created_at timestamptz NOT NULL DEFAULT now(), "
+            "PRIMARY KEY (build_id, job_id, seq))",
+        )
 
     def append(self, build_id: int, job_id: int, text: str) -> int:
         """Store one chunk (NUL characters become `NUL`, lone surrogates `?`) and notify

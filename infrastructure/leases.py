@@ -15,7 +15,7 @@ from datetime import datetime
 
 from eventsourcing.postgres import PostgresDatastore
 
-from projections.base import lock_key
+from projections.base import create_tables
 
 TABLE = "marid_build_leases"
 
@@ -28,13 +28,13 @@ class PostgresLeases:
 
     def create_table(self) -> None:
         """Create the table if it is missing (safe to call from several processes at once)."""
-        with self.datastore.transaction(commit=True) as curs:
-            curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ddl:{TABLE}"),))
-            # Room on each page for the renewed row: renewals stay HOT updates.
-            curs.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (build_id bigint PRIMARY KEY, "
-                "claim text NOT NULL, lease_until timestamptz NOT NULL) WITH (fillfactor = 50)"
-            )
+        # Room on each page for the renewed row: renewals stay HOT updates.
+        create_tables(
+            self.datastore,
+            TABLE,
+            f"CREATE TABLE IF NOT EXISTS {TABLE} (build_id bigint PRIMARY KEY, "
+            "claim text NOT NULL, lease_until timestamptz NOT NULL) WITH (fillfactor = 50)",
+        )
 
     def acquire(self, build_id: int, claim: str, until: datetime, now: datetime) -> bool:
         with self.datastore.transaction(commit=True) as curs:

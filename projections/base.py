@@ -32,6 +32,16 @@ def lock_key(name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
+def create_tables(datastore: PostgresDatastore, name: str, *statements: str) -> None:
+    """Run `CREATE ... IF NOT EXISTS` statements for `name` in one transaction, under a
+    lock: processes migrate together, and concurrent `CREATE TABLE IF NOT EXISTS` of the
+    same table can collide."""
+    with datastore.transaction(commit=True) as curs:
+        curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ddl:{name}"),))
+        for statement in statements:
+            curs.execute(statement)
+
+
 def _nothing(rows: Rows) -> None:
     pass
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from eventsourcing.postgres import PostgresDatastore
 
-from projections.base import lock_key
+from projections.base import create_tables
 
 log = logging.getLogger("marid.followers")
 
@@ -47,15 +47,13 @@ class Reported:
 
 def create_positions_table(datastore: PostgresDatastore) -> None:
     """The table `PositionReport` writes (made by `Marid.migrate`)."""
-    with datastore.transaction(commit=True) as curs:
-        # Processes migrate together; concurrent CREATE TABLE IF NOT EXISTS can collide.
-        key = lock_key(f"marid:create:{POSITIONS_TABLE}")
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (key,))
-        curs.execute(
-            f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (follower text PRIMARY KEY, "
-            "position bigint NOT NULL, topics text[] NOT NULL, "
-            "updated_at timestamptz NOT NULL DEFAULT now(), stopped_at timestamptz)"
-        )
+    create_tables(
+        datastore,
+        POSITIONS_TABLE,
+        f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (follower text PRIMARY KEY, "
+        "position bigint NOT NULL, topics text[] NOT NULL, "
+        "updated_at timestamptz NOT NULL DEFAULT now(), stopped_at timestamptz)",
+    )
 
 
 def reported(datastore: PostgresDatastore) -> list[Reported]:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from eventsourcing.postgres import PostgresDatastore
 
-from projections.base import lock_key
+from projections.base import create_tables
 
 log = logging.getLogger("marid.followers")
 
@@ -46,14 +46,13 @@ class Gaps:
 
 def create_gaps_table(datastore: PostgresDatastore) -> None:
     """The table `GapWatch` writes (made by `Marid.migrate`)."""
-    with datastore.transaction(commit=True) as curs:
-        # Processes migrate together; concurrent CREATE TABLE IF NOT EXISTS can collide.
-        curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:create:{GAPS_TABLE}"),))
-        curs.execute(
-            f"CREATE TABLE IF NOT EXISTS {GAPS_TABLE} (follower text NOT NULL, "
-            "notification_id bigint NOT NULL, passed_at timestamptz NOT NULL DEFAULT now(), "
-            "appeared_at timestamptz, PRIMARY KEY (follower, notification_id))"
-        )
+    create_tables(
+        datastore,
+        GAPS_TABLE,
+        f"CREATE TABLE IF NOT EXISTS {GAPS_TABLE} (follower text NOT NULL, "
+        "notification_id bigint NOT NULL, passed_at timestamptz NOT NULL DEFAULT now(), "
+        "appeared_at timestamptz, PRIMARY KEY (follower, notification_id))",
+    )
 
 
 def gaps(datastore: PostgresDatastore, events_table: str, follower: str, position: int) -> Gaps:
