@@ -103,6 +103,11 @@ class AggregateTable(ReadModel):
         """The rows in a deleted namespace go with it (they are not detached)."""
         self._delete(tracking, self.projection_name, namespace_id=namespace_id)
 
+    def detach_namespace(self, namespace_id: int, tracking: Tracking) -> None:
+        """The rows of a deleted namespace stay with their owners, in no namespace."""
+        values = {"namespace_id": None}
+        self._update(tracking, self.projection_name, values, namespace_id=namespace_id)
+
 
 class View(ReadModel, PostgresTrackingRecorder):
     """A read model in PostgreSQL: its tables plus its tracking record.

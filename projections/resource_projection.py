@@ -38,12 +38,8 @@ def resource_indexes(table: str) -> dict[str, tuple[str, str, str]]:
 
 
 class ResourceTables(AggregateTable):
-    """A resource read model's intent layer; its table is named after the read model."""
-
-    def detach_namespace(self, namespace_id: int, tracking: Tracking) -> None:
-        """The resources of a deleted namespace stay with their owners, in no namespace."""
-        table = self.projection_name
-        self._update(tracking, table, {"namespace_id": None}, namespace_id=namespace_id)
+    """A resource read model's intent layer; its table is named after the read model (a
+    deleted namespace's resources are detached: `detach_namespace`)."""
 
 
 T = TypeVar("T", bound=ResourceTables)
