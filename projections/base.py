@@ -54,6 +54,7 @@ class ReadModel(TrackingRecorder, ABC):
     tables: ClassVar[dict[str, str]]
     # index name -> (logical table, "UNIQUE" or "", column list)
     indexes: ClassVar[dict[str, tuple[str, str, str]]] = {}
+    _shapes: ClassVar[dict[str, TableShape] | None] = None  # see `shapes`
 
     @abstractmethod
     def apply(self, tracking: Tracking, change: Change) -> None:
@@ -70,7 +71,12 @@ class ReadModel(TrackingRecorder, ABC):
 
     @classmethod
     def shapes(cls) -> dict[str, TableShape]:
-        return table_shapes(tuple(cls.tables.items()), tuple(cls.indexes.values()))
+        """Every table's shape, parsed once per class (writes look them up per event)."""
+        found: dict[str, TableShape] | None = cls.__dict__.get("_shapes")
+        if found is None:
+            found = table_shapes(tuple(cls.tables.items()), tuple(cls.indexes.values()))
+            cls._shapes = found  # on this class only: a subclass has its own tables
+        return found
 
     # One-statement changes, for the intent methods that need no more.
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 # Words that open a table constraint rather than a column in a CREATE TABLE body.
@@ -39,8 +39,10 @@ class TableShape:
     def names(self) -> list[str]:
         return [column.name for column in self.columns]
 
-    def of_type(self, type_: str) -> frozenset[str]:
-        return frozenset(column.name for column in self.columns if column.type == type_)
+    @cached_property
+    def jsonb(self) -> frozenset[str]:
+        """The `jsonb` columns (their values are wrapped for psycopg)."""
+        return frozenset(column.name for column in self.columns if column.type == "jsonb")
 
 
 def _parts(definition: str) -> list[str]:

@@ -77,7 +77,7 @@ class SqlRows(Rows):
 
     def _values(self, table: str, values: Mapping[str, Any]) -> tuple[Any, ...]:
         """The parameters of `values`, jsonb columns adapted."""
-        json = self.shapes[table].of_type("jsonb")
+        json = self.shapes[table].jsonb
         return tuple(
             Jsonb(value) if column in json and value is not None else value
             for column, value in values.items()
