@@ -14,8 +14,6 @@ import msgspec
 from litestar import Litestar, Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.typing import FieldDefinition
 
 from api.auth import authenticate
@@ -29,14 +27,16 @@ from api.controllers.invites import InviteController
 from api.controllers.keys import KeyController
 from api.controllers.namespaces import NamespaceController
 from api.controllers.objects import ObjectController
-from api.controllers.root import RootController, marid_version
+from api.controllers.root import RootController
 from api.controllers.variables import VariableController
 from api.controllers.webhooks import WebhookController
 from api.decoding import MaridRequest, label, refuse_undecodable
 from api.deps import DEPENDENCIES
 from api.errors import EXCEPTION_HANDLERS, NUL, TOO_DEEP, NoFields, check_body, nul_errors
+from api.openapi import openapi_config
 from api.operations import Operations, OperationsController
 from api.ratelimit import RateLimiter, too_many
+from api.web import WEB_HANDLERS, template_config
 from api.webhook_payloads import WebhookPayloads
 from domain.errors import ValidationError
 from infrastructure import logs
@@ -204,6 +204,7 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> MaridAPI:
             BadgeController,
             AuditController,
             OperationsController,
+            *WEB_HANDLERS,
         ],
         dependencies=DEPENDENCIES,
         guards=[authenticate],
@@ -213,13 +214,8 @@ def create_app(settings: Settings, *, marid: Marid | None = None) -> MaridAPI:
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         request_max_body_size=settings.max_body_size,
-        openapi_config=OpenAPIConfig(
-            title="marid",
-            version=marid_version(),
-            description="A continuous-integration server with a Djinn CI compatible API.",
-            path="/api/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-        ),
+        openapi_config=openapi_config(),
+        template_config=template_config(),
         debug=False,
         logging_config=None,  # the process's one format (infrastructure.logs), not Litestar's
     )

@@ -136,7 +136,7 @@ class Settings:
     pool_size: int = 10
     log_level: str = "INFO"
     object_max_size: int = 5 * 1024 * 1024
-    image_max_size: int | None = None
+    image_max_size: int | None = 10 * 1024**3
     # Image downloads and webhook deliveries to loopback, private or link-local addresses.
     allow_private_urls: bool = False
     run_scheduler: bool = True  # fire crons from `Marid.start()`
@@ -173,6 +173,18 @@ class Settings:
     log_format: str = "human"
     ready_max_lag: int = 1000
     metrics_token: str | None = None
+    # Web accounts: self-service registration (`MARID_REGISTRATION=open`; default closed)
+    # and how long a browser session lasts.
+    registration_open: bool = False
+    session_lifetime: timedelta = timedelta(days=14)
+    # Hostile clients: proxy headers (X-Forwarded-For) are believed only from these
+    # addresses or networks; at most this many connections at once; a request's headers
+    # and body must arrive within this many seconds.
+    trusted_proxies: tuple[str, ...] = ()
+    max_connections: int = 1000
+    request_read_timeout: float = 30.0
+    # Bytes of objects, images and artifacts one user may keep (None: no quota).
+    user_quota: int | None = 20 * 1024**3
 
     @classmethod
     def from_env(
@@ -201,9 +213,7 @@ class Settings:
             pool_size=_int(env, "MARID_DB_POOL_SIZE", 10),
             log_level=env.get("MARID_LOG_LEVEL", "INFO").upper(),
             object_max_size=_int(env, "MARID_OBJECT_MAX_SIZE", 5 * 1024 * 1024),
-            image_max_size=_int(env, "MARID_IMAGE_MAX_SIZE", 0)
-            if env.get("MARID_IMAGE_MAX_SIZE")
-            else None,
+            image_max_size=_size(env, "MARID_IMAGE_MAX_SIZE", 10 * 1024**3),
             allow_private_urls=_flag(env, "MARID_ALLOW_PRIVATE_URLS", False),
             run_scheduler=_flag(env, "MARID_RUN_SCHEDULER", True),
             run_webhooks=_flag(env, "MARID_RUN_WEBHOOKS", True),
@@ -230,4 +240,12 @@ class Settings:
             log_format=_choice(env, "MARID_LOG_FORMAT", ("human", "json")),
             ready_max_lag=_int(env, "MARID_READY_MAX_LAG", 1000),
             metrics_token=(env.get("MARID_METRICS_TOKEN") or "").strip() or None,
+            registration_open=_choice(env, "MARID_REGISTRATION", ("closed", "open")) == "open",
+            session_lifetime=_duration(env, "MARID_SESSION_LIFETIME", timedelta(days=14)),
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("MARID_TRUSTED_PROXIES", "").split(",") if p.strip()
+            ),
+            max_connections=_int(env, "MARID_MAX_CONNECTIONS", 1000),
+            request_read_timeout=_seconds(env, "MARID_REQUEST_READ_TIMEOUT", 30.0),
+            user_quota=_size(env, "MARID_USER_QUOTA", 20 * 1024**3),
         )
