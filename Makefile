@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench bench-tools clean sshd docker lock
+.PHONY: run test lint typecheck unit bench bench-tools clean sshd docker browser lock
 
 # Installs come from the lock files (exact versions with hashes), so that a release
 # upstream never changes what a clean clone installs; `make lock` moves them on purpose.
@@ -52,7 +52,7 @@ typecheck: $(DEV_STAMP)
 # Test processes (pytest-xdist): tests mostly wait on PostgreSQL, so more than the cores.
 TEST_WORKERS ?= 3
 
-test: lint typecheck sshd docker
+test: lint typecheck sshd docker browser
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The ssh driver's tests start a real sshd: install OpenSSH's server if it is missing (as
@@ -63,6 +63,16 @@ sshd:
 		{ apt-get update -qq >/dev/null 2>&1 && \
 		apt-get install -y -qq openssh-server >/dev/null 2>&1; }; } || \
 		echo "make: openssh-server not installed" >&2
+
+# The browser tests drive Debian's Chromium with Playwright (no browser download): install
+# it if missing (as root on Debian/Ubuntu; elsewhere those tests skip, except in CI where
+# they must run).
+browser:
+	@test -x /usr/bin/chromium || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq chromium >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq chromium >/dev/null 2>&1; }; } || \
+		echo "make: chromium not installed" >&2
 
 # The docker driver's tests need a Docker daemon, and a static busybox to build their image
 # offline: as root on Debian/Ubuntu, install docker.io and busybox-static if missing and
