@@ -147,7 +147,7 @@ class Settings:
     webhook_backoff: float = 10.0
     webhook_timeout: float = 30.0
     # Requests per client (token, else address) per minute; 0 turns limiting off.
-    rate_limit: int = 10000
+    rate_limit: int = 1200
     # The build worker (`marid worker`, and inside `marid serve` unless run_worker is off).
     run_worker: bool = True
     worker_parallelism: int = 2  # builds run at once by one worker
@@ -183,6 +183,8 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     max_connections: int = 1000
     request_read_timeout: float = 30.0
+    # `marid serve` retries an unreachable database for this many seconds, then exits.
+    startup_timeout: float = 30.0
     # Bytes of objects, images and artifacts one user may keep (None: no quota).
     user_quota: int | None = 20 * 1024**3
 
@@ -220,7 +222,7 @@ class Settings:
             webhook_max_attempts=_int(env, "MARID_WEBHOOK_MAX_ATTEMPTS", 8),
             webhook_backoff=_seconds(env, "MARID_WEBHOOK_BACKOFF", 10.0),
             webhook_timeout=_seconds(env, "MARID_WEBHOOK_TIMEOUT", 30.0),
-            rate_limit=_count(env, "MARID_RATE_LIMIT", 10000),
+            rate_limit=_count(env, "MARID_RATE_LIMIT", 1200),
             run_worker=_flag(env, "MARID_RUN_WORKER", True),
             worker_parallelism=_int(env, "MARID_WORKER_PARALLELISM", 2),
             worker_timeout=_duration(env, "MARID_WORKER_TIMEOUT", timedelta(minutes=30)),
@@ -247,5 +249,6 @@ class Settings:
             ),
             max_connections=_int(env, "MARID_MAX_CONNECTIONS", 1000),
             request_read_timeout=_seconds(env, "MARID_REQUEST_READ_TIMEOUT", 30.0),
+            startup_timeout=_seconds(env, "MARID_STARTUP_TIMEOUT", 30.0),
             user_quota=_size(env, "MARID_USER_QUOTA", 20 * 1024**3),
         )
