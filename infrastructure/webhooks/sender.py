@@ -9,7 +9,9 @@ leaves the claim to expire and the delivery is tried again: delivery is at least
 and once it is recorded as delivered, never again.
 
 Only public addresses are POSTed to unless `allow_private_urls` (the image downloader's
-checks, on every connection); a refused address is recorded and not retried.
+checks, on every connection); a refused address is recorded, logged and not retried.
+An https receiver's certificate is always checked (the webhook's `ssl` field changes
+nothing here; see the README).
 """
 
 from __future__ import annotations
@@ -74,17 +76,7 @@ def headers(claimed: Claimed, body: bytes, secret: str | None) -> dict[str, str]
     return sent
 
 
-class HookTransport(PublicOnlyTransport):
-    """The image downloader's address checks, with certificate checks only when the
-    webhook asks for them (`ssl`), as GitHub's "SSL verification" switch does."""
-
-    def __init__(self, allow_private: bool, verify: bool) -> None:
-        super().__init__(allow_private)
-        self.inner.close()
-        self.inner = httpx.HTTPTransport(trust_env=False, verify=verify)
-
-
-Transport = Callable[[bool], httpx.BaseTransport]
+Transport = Callable[[], httpx.BaseTransport]
 
 
 class Sender:
@@ -104,7 +96,10 @@ class Sender:
         self.store = store
         self.secrets = secrets
         self.policy = policy
-        self.transport = transport or (lambda verify: HookTransport(allow_private, verify))
+        # Certificates are always checked, whatever the webhook's `ssl` says: Djinn checks
+        # them either way, and a switch that turns checks off makes a signed payload
+        # readable, and forgeable, by anyone on the path.
+        self.transport = transport or (lambda: PublicOnlyTransport(allow_private))
         self.workers = workers
         self.poll_interval = poll_interval
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
@@ -193,7 +188,7 @@ class Sender:
         try:
             with (
                 httpx.Client(
-                    transport=self.transport(claimed.ssl),
+                    transport=self.transport(),
                     timeout=httpx.Timeout(self.policy.timeout),
                     follow_redirects=False,
                     trust_env=False,
