@@ -30,12 +30,14 @@ from uuid import UUID
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import MutableOrImmutableAggregate
 
+from application.accounts import AccountCases
 from application.builds import BuildCases
 from application.crons import CronCases
 from application.execution import ExecutionCases
 from application.images import ImageCases
 from application.invites import InviteCases
 from application.keys import KeyCases
+from application.oauth import OAuthCases
 from application.objects import ObjectCases
 from application.users import UserCases
 from application.variables import VariableCases
@@ -47,6 +49,8 @@ log = logging.getLogger(__name__)
 
 
 class MaridApplication(
+    OAuthCases,
+    AccountCases,
     UserCases,
     VariableCases,
     KeyCases,

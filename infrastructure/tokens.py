@@ -1,21 +1,12 @@
-"""Personal access tokens: generated with a recognisable prefix, stored only as SHA-256."""
+"""Personal access tokens: generated with a recognisable prefix, stored only as SHA-256.
+
+The rules live in `domain.tokens` (the OAuth exchange makes tokens too); this module is
+where the API and the CLI have always found them.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
+from domain.tokens import TOKEN_PREFIX as PREFIX
+from domain.tokens import generate_token, hash_token, looks_like_token
 
-PREFIX = "marid_"
-
-
-def generate_token() -> str:
-    """A new token: the prefix and 40 hex characters (160 random bits)."""
-    return PREFIX + secrets.token_hex(20)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def looks_like_token(token: str) -> bool:
-    return token.startswith(PREFIX) and len(token) == len(PREFIX) + 40
+__all__ = ["PREFIX", "generate_token", "hash_token", "looks_like_token"]
