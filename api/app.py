@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -53,6 +54,14 @@ NAMESPACE_PATH = re.compile(r"^(/api/n/[^/]+/)(.+?)(/-(?:/.*)?)?/?$")
 JSON_UTF8 = b"application/json; charset=utf-8"
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Request ids: 16 random hex digits per process, then a counter (16 hex digits): unique
+# across processes without a system call per request, as uuid4 made (6 % of a list's time).
+_REQUEST_PREFIX = secrets.token_hex(8)
+_request_numbers = itertools.count(1)
+
+
+def new_request_id() -> str:
+    return f"{_REQUEST_PREFIX}{next(_request_numbers):016x}"
 
 
 class MaridAPI(Litestar):
@@ -75,7 +84,7 @@ class MaridAPI(Litestar):
             head, ns_path, rest = match.groups()
             scope["path"] = head + ns_path.strip("/").replace("/", ":") + (rest or "")
         incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if REQUEST_ID.match(incoming) else new_request_id()
         state["request_id"] = request_id
         logged_as = logs.request_id.set(request_id)
         try:

@@ -94,19 +94,23 @@ def like_pattern(search: str | None) -> str:
 
 
 class Queries:
-    """Base of the query objects: read-only transactions on the shared pool."""
+    """Base of the query objects: single statements on the shared pool.
+
+    Pool connections are in autocommit mode, so a statement is its own transaction (one
+    snapshot) and costs one round trip: no BEGIN and ROLLBACK around each read.
+    """
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         self.datastore = datastore
 
     def fetch_all(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as curs:
-            curs.execute(sql, params)
-            return [dict(row) for row in curs.fetchall()]
+        with self.datastore.get_connection() as conn:
+            return [dict(row) for row in conn.execute(sql, params).fetchall()]
 
     def fetch_one(self, sql: str, params: Any = None) -> dict[str, Any] | None:
-        rows = self.fetch_all(sql, params)
-        return rows[0] if rows else None
+        with self.datastore.get_connection() as conn:
+            row = conn.execute(sql, params).fetchone()
+        return None if row is None else dict(row)
 
     def count(self, sql: str, params: Any = None) -> int:
         row = self.fetch_one(sql, params)
@@ -122,15 +126,32 @@ class Queries:
         page: int,
         per_page: int,
     ) -> tuple[list[dict[str, Any]], Page]:
-        """A page of the rows of `select` (up to its FROM clause: `source` and its joins)
-        that match `where`, in `order`; the page's total counts those rows in `source`."""
-        total = self.count(f"SELECT count(*) AS count FROM {source} WHERE {where}", params)
-        at = Page.clamp(page, per_page, total)
+        """A page of the rows of `select` (`SELECT ...` up to its FROM clause: `source` and
+        its joins) that match `where`, in `order`; the page's total counts those rows in
+        `source`.
+
+        One statement reads the page and its total (an uncounted subquery PostgreSQL runs
+        once), so both come from one snapshot. A page past the last one comes back empty:
+        then the total is counted and the last page read instead.
+        """
+        if not select.startswith("SELECT "):
+            raise ValueError(f"not a SELECT: {select[:40]!r}")
+        paged = f"{select} WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+        at = Page(max(page, 1), per_page, 0)
         rows = self.fetch_all(
-            f"{select} WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s",
+            f"SELECT (SELECT count(*) FROM {source} WHERE {where}) AS _total, {paged[7:]}",
             {**params, "limit": per_page, "offset": at.offset},
         )
-        return rows, at
+        if rows:
+            total = int(rows[0]["_total"])
+            for row in rows:
+                del row["_total"]
+            return rows, Page(at.number, per_page, total)
+        total = self.count(f"SELECT count(*) AS count FROM {source} WHERE {where}", params)
+        at = Page.clamp(page, per_page, total)
+        if total == 0 or at.number == max(page, 1):
+            return [], at
+        return self.fetch_all(paged, {**params, "limit": per_page, "offset": at.offset}), at
 
 
 def row_of(row_class: type[R], row: Mapping[str, Any]) -> R:
