@@ -37,7 +37,7 @@ class SignInThrottle(Protocol):
     window: operational data, not events, shared by every API process."""
 
     def failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]:
-        """How many failures each key had since `since` (keys without any are left out)."""
+        """How many failures each key had after `since` (keys without any are left out)."""
         ...
 
     def record_failure(self, keys: Iterable[str], at: datetime) -> None:
@@ -62,7 +62,7 @@ class InMemorySignInThrottle:
 
     def failures(self, keys: Iterable[str], since: datetime) -> dict[str, int]:
         with self._lock:
-            counts = {k: sum(at >= since for at in self._failures.get(k, [])) for k in keys}
+            counts = {k: sum(at > since for at in self._failures.get(k, [])) for k in keys}
         return {k: n for k, n in counts.items() if n}
 
     def record_failure(self, keys: Iterable[str], at: datetime) -> None:

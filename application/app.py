@@ -38,6 +38,7 @@ from application.images import ImageCases
 from application.invites import InviteCases
 from application.keys import KeyCases
 from application.oauth import OAuthCases
+from application.oauth_apps import OAuthAppCases
 from application.objects import ObjectCases
 from application.users import UserCases
 from application.variables import VariableCases
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 
 class MaridApplication(
     OAuthCases,
+    OAuthAppCases,
     AccountCases,
     UserCases,
     VariableCases,

@@ -34,10 +34,8 @@ def looks_like_token(token: str) -> bool:
 
 
 def validate_token_name(name: str) -> None:
-    """Raise ValidationError({"name": [...]}) for an empty or too long name."""
-    if not name or not name.strip():
-        raise ValidationError({"name": ["Name field required"]})
-    if len(name) > NAME_MAX:
+    """Raise ValidationError({"name": [...]}) for an empty (or blank) or too long name."""
+    if not name.strip() or len(name) > NAME_MAX:
         raise ValidationError({"name": [NAME_LENGTH]})
 
 

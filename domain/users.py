@@ -80,10 +80,18 @@ class User(PublicAggregate):
         origin: Origin
 
     class Disabled(Aggregate.Event):
+        public_id: int  # for read models, which know users by public id
         origin: Origin
 
+        def apply(self, aggregate: User) -> None:
+            aggregate.disabled = True
+
     class Enabled(Aggregate.Event):
+        public_id: int
         origin: Origin
+
+        def apply(self, aggregate: User) -> None:
+            aggregate.disabled = False
 
     def __post_init__(self, origin: Origin) -> None:
         self.password_hash: str | None = None
@@ -100,17 +108,9 @@ class User(PublicAggregate):
     def disable(self, origin: Origin) -> None:
         """Disable the account; disabling a disabled account changes nothing."""
         if not self.disabled:
-            self._disabled(origin=origin)
-
-    @event(Disabled)
-    def _disabled(self, origin: Origin) -> None:
-        self.disabled = True
+            self.trigger_event(self.Disabled, public_id=self.public_id, origin=origin)
 
     def enable(self, origin: Origin) -> None:
         """Enable a disabled account again; an enabled one stays as it is."""
         if self.disabled:
-            self._enabled(origin=origin)
-
-    @event(Enabled)
-    def _enabled(self, origin: Origin) -> None:
-        self.disabled = False
+            self.trigger_event(self.Enabled, public_id=self.public_id, origin=origin)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from domain.origin import Origin
 from domain.scopes import Scopes
@@ -12,29 +12,52 @@ from infrastructure.settings import Settings
 from ops.arguments import UsageError
 from ops.wiring import one_shot
 
-if TYPE_CHECKING:
-    from infrastructure.bootstrap import Marid
-    from projections.rows import UserRow
-
 CLI_ORIGIN = Origin.system("cli")
 
 
 def cmd_users(settings: Settings, args: argparse.Namespace) -> None:
+    # Read before connecting: a usage error should not wait for the database.
+    wants_password = args.action == "password" or getattr(args, "password_stdin", False)
+    password = read_password() if wants_password else None
     marid = one_shot(settings)
     try:
         if args.action == "list":
             marid.catch_up()
-            print("id\tusername\temail\tcreated")
-            for user in all_users(marid):
-                print(f"{user.id}\t{user.username}\t{user.email}\t{user.created_at.isoformat()}")
+            print("id\tusername\temail\tcreated\tdisabled")
+            for user in marid.users.all_users():
+                disabled = "yes" if user.disabled else "no"
+                created = user.created_at.isoformat()
+                print(f"{user.id}\t{user.username}\t{user.email}\t{created}\t{disabled}")
             return
-        user_id = marid.app.register_user(
-            args.username, args.email, CLI_ORIGIN, admin=args.admin
-        ).value
-        marid.catch_up()
-        print(user_id)
+        if args.action == "create":
+            user_id = marid.app.register_user(
+                args.username, args.email, CLI_ORIGIN, admin=args.admin, password=password
+            ).value
+            marid.catch_up()
+            print(user_id)
+            return
+        found = marid.app.user_id_for(args.username)
+        if found is None:
+            raise UsageError(f"no such user: {args.username}")
+        if args.action == "password":
+            assert password is not None  # read above for this action
+            marid.app.set_password(found, password, CLI_ORIGIN)
+            print(f"password of {args.username} set")
+        else:
+            marid.app.disable_user(found, CLI_ORIGIN)
+            marid.catch_up()  # its tokens stop working once the read model has it
+            print(f"disabled {args.username}")
     finally:
         marid.close()
+
+
+def read_password() -> str:
+    """The password on the first line of stdin (its line break is not part of it)."""
+    line = sys.stdin.readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise UsageError("no password on stdin")
+    return password
 
 
 def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
@@ -74,10 +97,3 @@ def cmd_tokens(settings: Settings, args: argparse.Namespace) -> None:
         print(token)
     finally:
         marid.close()
-
-
-def all_users(marid: Marid) -> list[UserRow]:
-    from projections.rows import user_columns, user_from
-
-    sql = f"SELECT {user_columns('u', 'u_')} FROM users u ORDER BY u.id"
-    return [user_from(row) for row in marid.users.fetch_all(sql)]

@@ -36,6 +36,15 @@ def build_parser() -> Parser:
     create_user.add_argument(
         "--admin", action="store_true", help="an administrator (may read the audit log)"
     )
+    create_user.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read a password (to sign in on the web pages) from the first line of stdin",
+    )
+    password = users.add_parser("password", help="set a user's password, read from stdin")
+    password.add_argument("username", help="whose password")
+    disable = users.add_parser("disable", help="disable a user: no sign-in, tokens stop working")
+    disable.add_argument("username", help="who")
 
     tokens = commands.add_parser("tokens", help="manage tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"

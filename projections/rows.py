@@ -24,6 +24,18 @@ class UserRow:
 
 
 @dataclass(frozen=True)
+class AccountRow:
+    """A user as `marid users list` shows them."""
+
+    id: int
+    username: str
+    email: str
+    created_at: datetime
+    admin: bool
+    disabled: bool
+
+
+@dataclass(frozen=True)
 class TokenRow:
     id: int
     user_id: int
@@ -32,6 +44,37 @@ class TokenRow:
     expires_at: datetime | None
     revoked: bool
     created_at: datetime
+    app_id: int | None = None  # the OAuth app it was issued to; None: a personal token
+    last_used_at: datetime | None = None  # to the minute (see UserQueries.authenticate)
+
+
+@dataclass(frozen=True)
+class AppRow:
+    """An OAuth app, without its secret."""
+
+    id: int
+    user_id: int
+    client_id: str
+    name: str
+    description: str
+    homepage_uri: str
+    redirect_uri: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ConnectionRow:
+    """An app a user granted: the app and the user's live token for it."""
+
+    app_id: int
+    client_id: str
+    name: str
+    description: str
+    homepage_uri: str
+    token_id: int
+    scopes: str
+    granted_at: datetime
+    last_used_at: datetime | None
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,54 @@
-"""Queries on the users read model."""
+"""Queries on the users read model, and the last use of each token.
+
+When a token was last used is operational data, not an event: `authenticate` records it
+in `marid_token_usage` at most once a minute per token (a process remembers what it
+wrote; the table's WHERE keeps other processes from writing more often), so the list of
+tokens shows it to the minute.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 
-from projections.rows import Queries, TokenRow, UserRow, row_of, user_columns, user_from
+import psycopg
+from eventsourcing.postgres import PostgresDatastore
+
+from projections.rows import (
+    AccountRow,
+    AppRow,
+    ConnectionRow,
+    Queries,
+    TokenRow,
+    UserRow,
+    row_of,
+    user_columns,
+    user_from,
+)
+from projections.users import USAGE_TABLE
+
+log = logging.getLogger("marid.users")
 
 # not a secret: the columns of the tokens table that are safe to read
-TOKEN_COLUMNS = "t.id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, t.created_at"  # noqa: S105
+TOKEN_COLUMNS = ", ".join(
+    (
+        "t.id, t.user_id, t.name, t.scopes, t.expires_at, t.revoked, t.created_at, t.app_id",
+        "usage.last_used_at",
+    )
+)
+TOKENS = f"tokens t LEFT JOIN {USAGE_TABLE} usage ON usage.token_id = t.id"
+APP_COLUMNS = (
+    "a.id, a.user_id, a.client_id, a.name, a.description, a.homepage_uri, a.redirect_uri, "
+    "a.created_at"
+)
+USAGE_RESOLUTION = timedelta(minutes=1)
 
 
 class UserQueries(Queries):
+    def __init__(self, datastore: PostgresDatastore) -> None:
+        super().__init__(datastore)
+        self._recorded: dict[int, datetime] = {}  # token id -> last use this process wrote
+
     def user(self, user_id: int) -> UserRow | None:
         row = self.fetch_one(
             f"SELECT {user_columns('u', 'u_')} FROM users u WHERE u.id = %s", (user_id,)
@@ -32,20 +70,94 @@ class UserQueries(Queries):
     def count_users(self) -> int:
         return self.count("SELECT count(*) AS count FROM users")
 
+    def all_users(self) -> list[AccountRow]:
+        """Every user, oldest first, with whether they are administrators or disabled."""
+        rows = self.fetch_all(
+            "SELECT id, username, email, created_at, admin, disabled FROM users ORDER BY id"
+        )
+        return [row_of(AccountRow, row) for row in rows]
+
     def authenticate(self, token_hash: str, now: datetime) -> tuple[UserRow, TokenRow] | None:
-        """The user and token for a token hash, if the token is live (not revoked or expired)."""
+        """The user and token for a token hash, if the token is live (not revoked or
+        expired) and its user not disabled; records the token's use (to the minute)."""
         row = self.fetch_one(
-            f"SELECT {user_columns('u', 'u_')}, {TOKEN_COLUMNS} FROM tokens t "
+            f"SELECT {user_columns('u', 'u_')}, {TOKEN_COLUMNS} FROM {TOKENS} "
             "JOIN users u ON u.id = t.user_id WHERE t.token_hash = %s AND NOT t.revoked "
-            "AND (t.expires_at IS NULL OR t.expires_at > %s)",
+            "AND NOT u.disabled AND (t.expires_at IS NULL OR t.expires_at > %s)",
             (token_hash, now),
         )
         if row is None:
             return None
+        self.record_use(row["id"], now)
         return user_from(row), row_of(TokenRow, row)
 
-    def tokens(self, user_id: int) -> list[TokenRow]:
+    def record_use(self, token_id: int, now: datetime) -> None:
+        """Record that the token was used `now`, unless that was done less than a minute
+        ago; a failure to record is logged, never an authentication failure."""
+        written = self._recorded.get(token_id)
+        if written is not None and now - written < USAGE_RESOLUTION:
+            return
+        self._recorded[token_id] = now
+        try:
+            with self.datastore.transaction(commit=True) as curs:
+                curs.execute(
+                    f"INSERT INTO {USAGE_TABLE} AS used (token_id, last_used_at) VALUES (%s, %s) "
+                    "ON CONFLICT (token_id) DO UPDATE SET last_used_at = excluded.last_used_at "
+                    "WHERE used.last_used_at <= excluded.last_used_at - %s",
+                    (token_id, now, USAGE_RESOLUTION),
+                )
+        except psycopg.Error:
+            log.warning("could not record the use of token %s", token_id, exc_info=True)
+
+    def tokens(self, user_id: int, *, include_revoked: bool = True) -> list[TokenRow]:
+        """The user's tokens (personal and apps'), oldest first; revoked ones too unless
+        told otherwise (the web pages show only the others)."""
+        live = "" if include_revoked else " AND NOT t.revoked"
         rows = self.fetch_all(
-            f"SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.user_id = %s ORDER BY t.id", (user_id,)
+            f"SELECT {TOKEN_COLUMNS} FROM {TOKENS} WHERE t.user_id = %s{live} ORDER BY t.id",
+            (user_id,),
         )
         return [row_of(TokenRow, row) for row in rows]
+
+    def token(self, user_id: int, token_id: int) -> TokenRow | None:
+        """One of the user's tokens, not revoked; None for anyone else's."""
+        row = self.fetch_one(
+            f"SELECT {TOKEN_COLUMNS} FROM {TOKENS} "
+            "WHERE t.id = %s AND t.user_id = %s AND NOT t.revoked",
+            (token_id, user_id),
+        )
+        return None if row is None else row_of(TokenRow, row)
+
+    def apps(self, user_id: int) -> list[AppRow]:
+        """The OAuth apps the user registered, oldest first."""
+        rows = self.fetch_all(
+            f"SELECT {APP_COLUMNS} FROM apps a WHERE a.user_id = %s ORDER BY a.id", (user_id,)
+        )
+        return [row_of(AppRow, row) for row in rows]
+
+    def app(self, client_id: str) -> AppRow | None:
+        """Any user's app by client id (for the consent page; check the owner before
+        showing its settings, or use `user_app`)."""
+        row = self.fetch_one(
+            f"SELECT {APP_COLUMNS} FROM apps a WHERE a.client_id = %s", (client_id,)
+        )
+        return None if row is None else row_of(AppRow, row)
+
+    def user_app(self, user_id: int, client_id: str) -> AppRow | None:
+        """The user's own app by client id; None for anyone else's."""
+        row = self.fetch_one(
+            f"SELECT {APP_COLUMNS} FROM apps a WHERE a.client_id = %s AND a.user_id = %s",
+            (client_id, user_id),
+        )
+        return None if row is None else row_of(AppRow, row)
+
+    def connections(self, user_id: int) -> list[ConnectionRow]:
+        """The apps the user granted (a live token for each), by app name."""
+        rows = self.fetch_all(
+            "SELECT a.id AS app_id, a.client_id, a.name, a.description, a.homepage_uri, "
+            "t.id AS token_id, t.scopes, t.created_at AS granted_at, usage.last_used_at "
+            f"FROM {TOKENS} JOIN apps a ON a.id = t.app_id "
+            "WHERE t.user_id = %s AND NOT t.revoked ORDER BY lower(a.name), a.id",
+            (user_id,),
+        )
+        return [row_of(ConnectionRow, row) for row in rows]

@@ -43,6 +43,7 @@ def test_registered_user_and_revoked_token_are_rows() -> None:
             "email": "alice@example.com",
             "created_at": user.created_on,
             "admin": False,
+            "disabled": False,
         },
         {
             "id": 2,
@@ -50,6 +51,7 @@ def test_registered_user_and_revoked_token_are_rows() -> None:
             "email": "r@example.com",
             "created_at": admin.created_on,
             "admin": True,
+            "disabled": False,
         },
     ]
     assert view.rows("tokens") == [
@@ -63,6 +65,7 @@ def test_registered_user_and_revoked_token_are_rows() -> None:
             "expires_at": EXPIRES,
             "revoked": True,
             "created_at": ci.created_on,
+            "app_id": None,
         }
     ]
     assert view.max_tracking_id(APP) == 4
