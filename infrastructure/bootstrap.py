@@ -28,9 +28,11 @@ from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
 from infrastructure.leases import PostgresLeases
 from infrastructure.namespace_members import ReadModelNamespaceMembers
+from infrastructure.passwords import Argon2Passwords
 from infrastructure.scheduler import CronScheduler
 from infrastructure.secret_key import load_secret_key
 from infrastructure.settings import Settings
+from infrastructure.sign_in_throttle import PostgresSignInThrottle
 from projections.base import View, lock_key
 from projections.builds import BuildQueries
 from projections.crons import CronBuildQueries, CronQueries
@@ -78,6 +80,9 @@ def bootstrap(
     datastore = app.recorder.datastore  # type: ignore[attr-defined]
     app.ids = PostgresIds(datastore)
     app.leases = PostgresLeases(datastore)  # shared by every process's claims and workers
+    app.passwords = Argon2Passwords()
+    app.sign_in_throttle = PostgresSignInThrottle(datastore)  # shared by every API process
+    app.session_lifetime = settings.session_lifetime
     return Marid(settings, app, conninfo=conninfo, secret_key=secret_key)
 
 
@@ -133,6 +138,7 @@ class Marid:
         create_gaps_table(self.datastore)
         create_positions_table(self.datastore)  # the workers' positions
         PostgresLeases(self.datastore).create_table()
+        PostgresSignInThrottle(self.datastore).create_table()
         from infrastructure.webhooks.store import WebhookStore  # here: httpx is slow to import
 
         WebhookStore(self.datastore).create_table()  # the dispatcher's, not a read model
