@@ -2,8 +2,12 @@
 
 A client is its bearer token when it sends one (so users behind one address do not share a
 budget), else its address. Requests with tokens also count against their address with
-`ADDRESS_FACTOR` times the budget, so a stream of made-up tokens gains little. Counting
-happens in the process: with several API nodes each node limits its own share.
+`ADDRESS_FACTOR` times the budget, so a stream of made-up tokens gains little.
+
+The address is the connection's peer (`scope["client"]`): the server replaces it with the
+`X-Forwarded-For` client only when the peer is one of `MARID_TRUSTED_PROXIES`
+(`ops.server`), so no other client can pick its own address. Counting happens in the
+process: with several API nodes each node limits its own share (README, configuration).
 """
 
 from __future__ import annotations
@@ -102,6 +106,7 @@ def client_of(scope: dict[str, Any]) -> str:
 
 
 def address_of(scope: dict[str, Any]) -> str:
+    """The peer's address (a trusted proxy's client's, as the server resolved it)."""
     peer = scope.get("client")
     return f"addr:{peer[0]}" if peer else "addr:unknown"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import replace
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -12,7 +13,9 @@ from api.app import create_app
 from api.ratelimit import ADDRESS_FACTOR, RateLimiter, client_of
 from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings, SettingsError
+from ops.server import trusted_proxies
 from tests.conftest import Users
+from tests.live_server import live_server
 
 
 class Clock:
@@ -58,7 +61,8 @@ def test_clients_are_tokens_else_addresses() -> None:
 
 
 def test_settings_read_the_limit() -> None:
-    assert Settings.from_env({}).rate_limit == 10000
+    # A person clicking never makes 20 requests a second for a minute; a script does.
+    assert Settings.from_env({}).rate_limit == 1200
     assert Settings.from_env({"MARID_RATE_LIMIT": "0"}).rate_limit == 0
     assert Settings.from_env({"MARID_RATE_LIMIT": "120"}).rate_limit == 120
     with pytest.raises(SettingsError, match="MARID_RATE_LIMIT"):
@@ -113,3 +117,49 @@ def test_made_up_tokens_share_their_address_budget() -> None:
     other = {"headers": [(b"authorization", b"Bearer x")], "client": ("10.0.0.10", 1)}
     assert limiter.check_request(other).allowed  # another address is not affected
     assert limiter.check_request({"headers": [], "client": ("10.0.0.9", 1)}).allowed  # anonymous
+
+
+def forwarded_answers(port: int, forwarded_for: list[str]) -> list[int]:
+    """Anonymous requests from 127.0.0.1, each claiming to forward another client."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+        return [
+            client.get("/version", headers={"X-Forwarded-For": address}).status_code
+            for address in forwarded_for
+        ]
+
+
+ROTATING = [f"203.0.113.{i}" for i in range(1, 6)]
+
+
+def test_forwarded_for_from_an_untrusted_peer_does_not_escape_the_limit(
+    marid: Marid, settings: Settings
+) -> None:
+    app = create_app(replace(settings, rate_limit=3), marid=marid)
+
+    with live_server(app, replace(settings, trusted_proxies=())) as port:
+        answers = forwarded_answers(port, ROTATING)
+
+    assert answers == [200, 200, 200, 429, 429]  # one client: 127.0.0.1, whatever it claims
+
+
+@pytest.mark.parametrize("proxy", ["127.0.0.1", "127.0.0.0/8"])
+def test_a_trusted_proxy_forwards_its_clients_addresses(
+    marid: Marid, settings: Settings, proxy: str
+) -> None:
+    app = create_app(replace(settings, rate_limit=3), marid=marid)
+
+    with live_server(app, replace(settings, trusted_proxies=(proxy,))) as port:
+        rotating = forwarded_answers(port, ROTATING)
+        one_client = forwarded_answers(port, ["198.51.100.7"] * 4)
+
+    assert rotating == [200] * 5  # five clients behind the proxy, one request each
+    assert one_client == [200, 200, 200, 429]
+
+
+def test_trusted_proxies_must_be_addresses_or_networks() -> None:
+    assert trusted_proxies(Settings(trusted_proxies=("10.0.0.1", "fd00::/8"))) == (
+        "10.0.0.1",
+        "fd00::/8",
+    )
+    with pytest.raises(SettingsError, match=r"MARID_TRUSTED_PROXIES .*'proxy\.example'"):
+        trusted_proxies(Settings(trusted_proxies=("10.0.0.1", "proxy.example")))
