@@ -15,6 +15,7 @@ from api.web.pages import Form, Visit, anonymous_origin, client_address, notice
 from api.web.security import local_path
 from application.accounts import AccountCases, SignedInUser, SignInError, SignInThrottledError
 from domain.errors import ValidationError
+from domain.users import password_errors, validate_registration
 
 Req = Request[Any, Any, Any]
 HOME = "/settings"
@@ -28,6 +29,18 @@ def required(form: Form, *names: str) -> dict[str, list[str]]:
         for name in names
         if not form.get(name)
     }
+
+
+def rule_errors(username: str, email: str, password: str) -> dict[str, list[str]]:
+    """The registration rules a form breaks, checked before anything is recorded."""
+    errors: dict[str, list[str]] = {}
+    try:
+        validate_registration(username, email)
+    except ValidationError as exc:
+        errors |= exc.fields
+    if problems := password_errors(password):
+        errors["password"] = problems
+    return errors
 
 
 def mismatch(form: Form) -> dict[str, list[str]]:
@@ -124,7 +137,9 @@ class SessionController(Controller):
     ) -> Response[Any]:
         refuse_when_closed(visit)
         values = {"email": form.get("email"), "username": form.get("username")}
-        errors = required(form, "email", "username", "password", "verify_password") | mismatch(form)
+        errors = rule_errors(values["username"], values["email"], form.get("password"))
+        errors |= required(form, "email", "username", "password", "verify_password")
+        errors |= mismatch(form)
         try:  # rule failures are the form again, all at once
             if errors:
                 raise ValidationError(errors)
