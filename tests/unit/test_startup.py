@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
+from infrastructure.settings import Settings, SettingsError
 from infrastructure.startup import DatabaseUnreachableError, Startup
 from ops.serve import write_secret
 
@@ -98,3 +99,11 @@ def test_secret_file_is_replaced_whole_and_only_its_owner_can_read_it(tmp_path: 
     assert path.read_text() == "new\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert [p.name for p in path.parent.iterdir()] == ["admin-token"]  # no temporary left
+
+
+def test_settings_read_the_startup_bound() -> None:
+    assert Settings.from_env({"MARID_DRIVERS": "os"}).startup_timeout == 30.0
+    env = {"MARID_DRIVERS": "os", "MARID_STARTUP_TIMEOUT": "2.5"}
+    assert Settings.from_env(env).startup_timeout == 2.5
+    with pytest.raises(SettingsError, match="MARID_STARTUP_TIMEOUT"):
+        Settings.from_env({"MARID_DRIVERS": "os", "MARID_STARTUP_TIMEOUT": "soon"})
