@@ -17,6 +17,8 @@ Fetch = Callable[[int, int], tuple[list[R], Page]]
 
 PER_PAGE = 25
 MAX_PER_PAGE = 100
+# Any page past the end is the last one; beyond this its offset would overflow a bigint.
+MAX_PAGE = 2**31 - 1
 
 
 def _positive(raw: str | None, default: int) -> int:
@@ -29,7 +31,7 @@ def _positive(raw: str | None, default: int) -> int:
 
 def requested(request: Request[Any, Any, Any]) -> tuple[int, int]:
     """The requested page (missing or invalid: 1) and page size (1-100, default 25)."""
-    page = _positive(request.query_params.get("page"), 1)
+    page = min(_positive(request.query_params.get("page"), 1), MAX_PAGE)
     per_page = min(_positive(request.query_params.get("per_page"), PER_PAGE), MAX_PER_PAGE)
     return page, per_page
 
