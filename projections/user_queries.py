@@ -42,12 +42,15 @@ APP_COLUMNS = (
     "a.created_at"
 )
 USAGE_RESOLUTION = timedelta(minutes=1)
+MAX_REMEMBERED = 100_000
 
 
 class UserQueries(Queries):
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore)
-        self._recorded: dict[int, datetime] = {}  # token id -> last use this process wrote
+        # token hash -> the last use this process wrote (by hash, not id: a hash is never
+        # reused, while a test database's ids restart)
+        self._recorded: dict[str, datetime] = {}
 
     def user(self, user_id: int) -> UserRow | None:
         row = self.fetch_one(
@@ -88,16 +91,18 @@ class UserQueries(Queries):
         )
         if row is None:
             return None
-        self.record_use(row["id"], now)
+        self.record_use(row["id"], token_hash, now)
         return user_from(row), row_of(TokenRow, row)
 
-    def record_use(self, token_id: int, now: datetime) -> None:
+    def record_use(self, token_id: int, token_hash: str, now: datetime) -> None:
         """Record that the token was used `now`, unless that was done less than a minute
         ago; a failure to record is logged, never an authentication failure."""
-        written = self._recorded.get(token_id)
+        written = self._recorded.get(token_hash)
         if written is not None and now - written < USAGE_RESOLUTION:
             return
-        self._recorded[token_id] = now
+        if len(self._recorded) >= MAX_REMEMBERED:
+            self._recorded.clear()  # the table's WHERE still spaces the writes
+        self._recorded[token_hash] = now
         try:
             with self.datastore.transaction(commit=True) as curs:
                 curs.execute(
