@@ -103,11 +103,18 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Screenshots:
 
 
 @pytest.fixture(scope="session")
-def callback() -> Iterator[Callback]:
-    """The OAuth client's redirect URI; each test takes every answer it causes."""
+def callback_server() -> Iterator[Callback]:
+    """The OAuth client's redirect URI, registered once (the app fixture's)."""
     receiver = Callback()
     yield receiver
     receiver.close()
+
+
+@pytest.fixture
+def callback(callback_server: Callback) -> Callback:
+    """The callback, with nothing left in it from an earlier test."""
+    callback_server.forget()
+    return callback_server
 
 
 @pytest.fixture
@@ -116,11 +123,16 @@ def new_page(chromium: Browser, served: Served) -> Iterator[Callable[[], Page]]:
     contexts: list[BrowserContext] = []
 
     def make() -> Page:
-        context = chromium.new_context(base_url=served.url, viewport={"width": 1000, "height": 700})
-        context.set_default_timeout(WAIT * 1000)
-        contexts.append(context)
-        return context.new_page()
+        contexts.append(new_context(chromium, served))
+        return contexts[-1].new_page()
 
     yield make
     for context in contexts:
         context.close()
+
+
+def new_context(chromium: Browser, served: Served) -> BrowserContext:
+    """A browser context (its own cookies) on the served marid, one window size for all."""
+    context = chromium.new_context(base_url=served.url, viewport={"width": 1000, "height": 700})
+    context.set_default_timeout(WAIT * 1000)
+    return context

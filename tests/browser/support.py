@@ -59,7 +59,11 @@ class Callback:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+                url = urlsplit(self.path)
+                if url.path != "/callback":  # the browser asks for /favicon.ico too
+                    self.send_error(404)
+                    return
+                query = parse_qs(url.query, keep_blank_values=True)
                 received.put({key: values[-1] for key, values in query.items()})
                 body = b"<!doctype html><title>Callback</title><p>The app got its answer.</p>"
                 self.send_response(200)
@@ -85,6 +89,11 @@ class Callback:
 
     def nothing_received(self) -> bool:
         return self.queries.empty()
+
+    def forget(self) -> None:
+        """Drop what earlier tests caused and did not take (when they failed half-way)."""
+        while not self.queries.empty():
+            self.queries.get_nowait()
 
     def close(self) -> None:
         self.server.shutdown()
