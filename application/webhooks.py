@@ -9,12 +9,21 @@ A payload URL is unique across every webhook, guarded by a `webhook_url` index a
 A namespace's deletion takes its webhooks with it (CONTRACT "Namespaces and access"): a
 webhook whose namespace is gone is dead, and the index claim it left is released by the
 next webhook that claims the URL, in the same save.
+
+A payload URL whose host resolves to an address deliveries may not reach (loopback,
+private, link-local, ...) is refused when it is set, with a field error, unless the
+server allows private addresses: the caller passes the check (`refused`) that resolves
+it. An unresolvable host is accepted (it may resolve later), and every delivery checks
+the address again, since DNS answers change.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypedDict
+from urllib.parse import urlsplit
 
 from eventsourcing.domain import Aggregate
 
@@ -34,6 +43,22 @@ from domain.webhooks import (
 )
 
 URL_INDEX = "webhook_url"
+URL_REFUSED = "Payload URL resolves to a refused address ({address} is {kind} address)"
+
+# A URL's first refused address and why (`("127.0.0.1", "loopback")`), or None.
+AddressCheck = Callable[[str], tuple[str, str] | None]
+
+log = logging.getLogger("marid.webhooks")
+
+
+def no_address_check(url: str) -> tuple[str, str] | None:
+    """Every address allowed (`MARID_ALLOW_PRIVATE_URLS`, and unit tests)."""
+    return None
+
+
+def refused_message(address: str, why: str) -> str:
+    article = "an" if why[:1] in "aeiou" else "a"
+    return URL_REFUSED.format(address=address, kind=f"{article} {why}")
 
 
 @dataclass(frozen=True)
@@ -68,7 +93,12 @@ class WebhookCases(NamespaceCases):
 
     @command
     def create_webhook(
-        self, namespace_id: int, caller_id: int, fields: WebhookFields, origin: Origin
+        self,
+        namespace_id: int,
+        caller_id: int,
+        fields: WebhookFields,
+        origin: Origin,
+        refused: AddressCheck = no_address_check,
     ) -> Outcome[int]:
         """Create a webhook; active by default, all events when none are named."""
         ns = self.live_namespace(namespace_id)
@@ -79,7 +109,7 @@ class WebhookCases(NamespaceCases):
             events=subscribed_events(fields.events or []),
             secret=self.secrets.seal(fields.secret) if fields.secret else None,
         )
-        self._validate(state, fields.events or [], None)
+        self._validate(state, fields.events or [], None, refused, namespace_id)
         if not self.root_of(ns).can_write(caller_id):
             raise NamespacePermissionError()
         webhook_id = self.ids.next_id("webhook")
@@ -102,6 +132,7 @@ class WebhookCases(NamespaceCases):
         caller_id: int,
         fields: WebhookFields,
         origin: Origin,
+        refused: AddressCheck = no_address_check,
     ) -> Outcome[int]:
         """Change the fields sent; the others keep their values.
 
@@ -110,7 +141,10 @@ class WebhookCases(NamespaceCases):
         """
         hook = self._writable(namespace_id, webhook_id, caller_id)
         state = self._merged(hook, fields)
-        self._validate(state, fields.events or [], webhook_id)
+        # A URL kept as it was is not checked again: it was when it was set, and
+        # deliveries check it each time; refusing it would block changing anything else.
+        check = refused if state["payload_url"] != hook.payload_url else no_address_check
+        self._validate(state, fields.events or [], webhook_id, check, namespace_id)
         changed: list[Aggregate] = [hook]
         if state["payload_url"] != hook.payload_url:
             changed.append(self._claim_url(state["payload_url"], webhook_id, origin))
@@ -167,15 +201,29 @@ class WebhookCases(NamespaceCases):
             secret=secret,
         )
 
-    def _validate(self, state: WebhookState, names: list[str], webhook_id: int | None) -> None:
+    def _validate(
+        self,
+        state: WebhookState,
+        names: list[str],
+        webhook_id: int | None,
+        refused: AddressCheck,
+        namespace_id: int,
+    ) -> None:
         """Raise every failed rule together; a URL is taken only by another live webhook."""
         errors = Errors()
-        errors.extend("payload_url", payload_url_errors(state["payload_url"], state["ssl"]))
-        if "payload_url" not in errors.fields and self._url_holder(state["payload_url"]) not in (
-            None,
-            webhook_id,
-        ):
+        url = state["payload_url"]
+        errors.extend("payload_url", payload_url_errors(url, state["ssl"]))
+        if "payload_url" not in errors.fields and self._url_holder(url) not in (None, webhook_id):
             errors.add("payload_url", URL_TAKEN)
+        if "payload_url" not in errors.fields and (found := refused(url)) is not None:
+            log.warning(
+                "webhook %s of namespace %s: payload URL host %s refused: %s is a %s address",
+                webhook_id if webhook_id is not None else "(new)",
+                namespace_id,
+                urlsplit(url).hostname,  # not the URL: it may hold credentials
+                *found,
+            )
+            errors.add("payload_url", refused_message(*found))
         errors.extend("events", event_errors(names))
         errors.raise_if_any()
 

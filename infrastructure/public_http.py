@@ -48,6 +48,28 @@ def refusal(address: IPAddress) -> str | None:
     return None if address.is_global else "non-public"
 
 
+def refused_address(url: str, resolver: Resolver = resolve) -> tuple[str, str] | None:
+    """The first address the URL's host resolves to that is refused, with why
+    (`("127.0.0.1", "loopback")`), or None: none is refused, or the URL has no host, or
+    the host does not resolve (now: it may later, and every delivery checks again)."""
+    try:
+        parts = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError):
+        return None
+    if not parts.host:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        addresses = resolver(parts.host, port)
+    except FetchError:
+        return None
+    for address in addresses:
+        why = refusal(ipaddress.ip_address(address))
+        if why is not None:
+            return address, why
+    return None
+
+
 class PublicOnlyTransport(httpx.BaseTransport):
     """Sends each request to a checked address of its host (the Host header and TLS name
     stay the original host's)."""

@@ -6,6 +6,9 @@ reading included. Checks run in the CONTRACT's order, all before the body is rea
 the addressed webhook (404: to a reader the namespace has no webhooks). Creating is the
 exception: a reader who sends a good body is refused with 422 by the use case, as for
 other things one may see but not create.
+
+A webhook's deliveries (newest first, paged) and their redelivery are marid's own
+routes: Djinn has them in its UI only (reference §11.3).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import re
 from typing import Any, Protocol
 
 import anyio
-from litestar import Controller, Request, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.connection import ASGIConnection
 from litestar.di import Provide
 from litestar.exceptions import NotFoundException
@@ -24,18 +27,31 @@ from litestar.params import JSONBody
 from api.access import namespace_guard
 from api.auth import SAFE_METHODS, Actor, Caller, scope_error
 from api.deps import Injected, Settle
-from api.render import api_base, copied, copied_items, found, namespace_out, namespace_url
+from api.paging import headers, requested
+from api.render import (
+    api_base,
+    copied,
+    copied_items,
+    found,
+    iso,
+    namespace_out,
+    namespace_url,
+)
 from api.schemas.namespaces import NamespaceOut
-from api.schemas.webhooks import LastResponseOut, WebhookIn, WebhookOut
+from api.schemas.webhooks import DeliveryOut, LastResponseOut, WebhookIn, WebhookOut
 from application.access import can_write_namespace
-from application.webhooks import WebhookCases, WebhookFields
+from application.webhooks import AddressCheck, WebhookCases, WebhookFields, no_address_check
+from domain.errors import NotFoundError
+from infrastructure.settings import Settings
 from projections.namespace_queries import NamespaceQueries
-from projections.rows import NamespaceRow
+from projections.rows import NamespaceRow, Page
 from projections.webhooks import WebhookQueries, WebhookRow
 
 Req = Request[Any, Any, Any]
 HOOKS = "/api/n/{user:str}/{path:str}/-/webhooks"
 ONE = HOOKS + "/{webhook_id:str}"
+DELIVERIES = ONE + "/deliveries"
+REDELIVER = DELIVERIES + "/{delivery_id:str}/redeliver"
 # Djinn routes `{id}` as `[0-9]+`; more digits than any id could have is not one either.
 WEBHOOK_ID = re.compile(r"[0-9]{1,18}")
 ACCESS = {"namespace": "write", "webhooks": True}
@@ -64,8 +80,8 @@ async def webhook_guard(
     state = connection.scope["state"]
     marid = connection.app.state.marid
     namespaces, webhooks = marid.namespaces, marid.webhooks
-    creating = connection.scope.get("method") == "POST"
     raw_id = connection.path_params.get("webhook_id")
+    creating = connection.scope.get("method") == "POST" and raw_id is None
     state["webhook"] = await anyio.to_thread.run_sync(
         lambda: addressed(
             namespaces, webhooks, state["caller"], state["namespace"], raw_id, creating
@@ -105,6 +121,24 @@ class Deliveries(Protocol):
 
     def last_response(self, webhook_id: int) -> dict[str, Any] | None: ...
 
+    def deliveries(
+        self, webhook_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], Page]: ...
+
+    def delivery(self, webhook_id: int, delivery_id: int) -> dict[str, Any] | None: ...
+
+    def redeliver(self, webhook_id: int, delivery_id: int) -> int: ...
+
+
+def address_check(settings: Settings) -> AddressCheck:
+    """How payload URLs are checked when set: their host's addresses, unless private
+    addresses are allowed."""
+    if settings.allow_private_urls:
+        return no_address_check
+    from infrastructure.public_http import refused_address  # httpx: slow to import
+
+    return refused_address
+
 
 def fields_of(data: WebhookIn) -> WebhookFields:
     return WebhookFields(
@@ -121,6 +155,20 @@ def last_response_out(found: dict[str, Any] | None) -> LastResponseOut | None:
     if found is None:
         return None
     return copied_items(LastResponseOut, found, duration=int(found["duration"]))
+
+
+def delivery_out(hook_url: str, row: dict[str, Any]) -> DeliveryOut:
+    last = None
+    if row["responded_at"] is not None:
+        last = LastResponseOut(
+            code=row["code"],
+            duration=int(row["duration"]),
+            error=row["error"],
+            created_at=iso(row["responded_at"]),
+        )
+    return copied_items(
+        DeliveryOut, row, last_response=last, url=f"{hook_url}/deliveries/{row['id']}"
+    )
 
 
 def webhook_out(
@@ -173,9 +221,10 @@ class WebhookController(Controller):
         webhook_cases: Injected[WebhookCases],
         settle: Injected[Settle],
         webhooks: Injected[WebhookQueries],
+        settings: Injected[Settings],
     ) -> WebhookOut:
         outcome = webhook_cases.create_webhook(
-            namespace_row.id, actor.id, fields_of(data), actor.origin
+            namespace_row.id, actor.id, fields_of(data), actor.origin, address_check(settings)
         )
         row = found(webhooks.get(settle(outcome)))
         return webhook_out(api_base(request), namespace_row, row)
@@ -208,9 +257,11 @@ class WebhookController(Controller):
         webhook_cases: Injected[WebhookCases],
         settle: Injected[Settle],
         webhooks: Injected[WebhookQueries],
+        settings: Injected[Settings],
     ) -> WebhookOut:
+        check = address_check(settings)
         outcome = webhook_cases.update_webhook(
-            namespace_row.id, webhook_row.id, actor.id, fields_of(data), actor.origin
+            namespace_row.id, webhook_row.id, actor.id, fields_of(data), actor.origin, check
         )
         row = found(webhooks.get(settle(outcome)))
         return webhook_out(api_base(request), namespace_row, row)
@@ -233,3 +284,43 @@ class WebhookController(Controller):
             namespace_row.id, webhook_row.id, actor.id, actor.origin
         )
         settle(outcome)
+
+    @get(
+        DELIVERIES,
+        sync_to_thread=True,
+        summary="A webhook's deliveries, newest first (write access)",
+        opt=ACCESS,
+    )
+    def list_deliveries(
+        self,
+        request: Req,
+        namespace_row: Injected[NamespaceRow],
+        webhook_row: Injected[WebhookRow],
+        webhook_dispatcher: Injected[Deliveries],
+    ) -> Response[list[DeliveryOut]]:
+        """Each with its latest attempt as `last_response`; paged like every list."""
+        rows, at = webhook_dispatcher.deliveries(webhook_row.id, *requested(request))
+        hook_url = f"{namespace_url(api_base(request), namespace_row)}/-/webhooks/{webhook_row.id}"
+        return Response([delivery_out(hook_url, row) for row in rows], headers=headers(request, at))
+
+    @post(
+        REDELIVER,
+        sync_to_thread=True,
+        summary="Send a delivery again, as a new delivery (write access)",
+        opt={"scope": "webhook:write", **ACCESS},
+    )
+    def redeliver(
+        self,
+        request: Req,
+        namespace_row: Injected[NamespaceRow],
+        webhook_row: Injected[WebhookRow],
+        webhook_dispatcher: Injected[Deliveries],
+    ) -> DeliveryOut:
+        """201 with the new delivery, queued now; 400 when the webhook is not active."""
+        raw_id = str(request.path_params["delivery_id"])
+        if not WEBHOOK_ID.fullmatch(raw_id):  # ids are digits (Djinn's `[0-9]+`)
+            raise NotFoundError("delivery")
+        new_id = webhook_dispatcher.redeliver(webhook_row.id, int(raw_id))
+        row = found(webhook_dispatcher.delivery(webhook_row.id, new_id))
+        hook_url = f"{namespace_url(api_base(request), namespace_row)}/-/webhooks/{webhook_row.id}"
+        return delivery_out(hook_url, row)

@@ -42,3 +42,21 @@ class WebhookOut(msgspec.Struct):
     url: str
     namespace: NamespaceOut
     last_response: LastResponseOut | None
+
+
+class DeliveryOut(msgspec.Struct):
+    """One delivery of an event to a webhook: `status` is `pending` (being tried, or
+    waiting to be tried again), `delivered` or `failed`; `attempts` counts the POSTs so
+    far; `last_response` is the latest attempt (null before the first); `redelivery_of`
+    is the delivery it repeats (null for the dispatcher's own)."""
+
+    id: int
+    webhook_id: int
+    event: str
+    status: str
+    attempts: int
+    created_at: str | None
+    finished_at: str | None
+    redelivery_of: int | None
+    last_response: LastResponseOut | None
+    url: str

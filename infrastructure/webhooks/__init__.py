@@ -19,9 +19,11 @@ from application.ports import SecretBox
 from infrastructure.settings import Settings
 from infrastructure.webhooks.dispatch import WebhookDispatch
 from infrastructure.webhooks.events import Payloads
+from infrastructure.webhooks.history import DeliveryHistory
 from infrastructure.webhooks.store import WebhookStore
 from projections.maintenance import Status, follower_status
 from projections.read_models import ReadModels
+from projections.rows import Page
 from projections.runner import Runner
 
 if TYPE_CHECKING:  # imported where used: httpx is slow to import, and reading the
@@ -62,6 +64,8 @@ class WebhookDispatcher:
         self.store = WebhookStore(datastore)  # its tables are made by `Marid.migrate`
         from infrastructure.webhooks.sender import Policy, Sender
 
+        self.history = DeliveryHistory(datastore)
+
         policy = Policy(
             max_attempts=settings.webhook_max_attempts,
             backoff=settings.webhook_backoff,
@@ -73,6 +77,7 @@ class WebhookDispatcher:
             policy,
             allow_private=settings.allow_private_urls,
             transport=transport,
+            prune=self.history.prune,
         )
         self.payloads: Payloads | None = None
         self.runner: Runner | None = None
@@ -132,3 +137,18 @@ class WebhookDispatcher:
     def last_response(self, webhook_id: int) -> dict[str, Any] | None:
         """`{"code", "duration" (ns), "error", "created_at"}` of the latest attempt, or None."""
         return self.store.last_response(webhook_id)
+
+    def deliveries(
+        self, webhook_id: int, page: int, per_page: int
+    ) -> tuple[list[dict[str, Any]], Page]:
+        """A page of the webhook's deliveries, newest first (see `history.py`)."""
+        return self.history.page(webhook_id, page, per_page)
+
+    def delivery(self, webhook_id: int, delivery_id: int) -> dict[str, Any] | None:
+        return self.history.one(webhook_id, delivery_id)
+
+    def redeliver(self, webhook_id: int, delivery_id: int) -> int:
+        """Queue a delivery again and tell this process's senders; the new delivery's id."""
+        new_id = self.history.redeliver(webhook_id, delivery_id)
+        self.sender.wake()
+        return new_id

@@ -92,6 +92,8 @@ class Sender:
         transport: Transport | None = None,
         workers: int = 4,
         poll_interval: float = 2.0,
+        prune: Callable[[], int] = lambda: 0,
+        prune_interval: float = 3600.0,
     ) -> None:
         self.store = store
         self.secrets = secrets
@@ -106,6 +108,10 @@ class Sender:
         self._stopping = threading.Event()
         self._wake = threading.Condition()
         self._threads: list[threading.Thread] = []
+        self.prune = prune  # deletes old deliveries (history.py); how many
+        self.prune_interval = prune_interval
+        self._next_prune = 0.0  # monotonic time; the first pass prunes
+        self._prune_lock = threading.Lock()
 
     def start(self) -> None:
         if self._threads:
@@ -154,8 +160,9 @@ class Sender:
         else:
             status = "pending"
         retry_in = self.policy.retry_in(claimed.attempt) if status == "pending" else 0.0
+        level = logging.DEBUG if delivered else logging.WARNING if permanent else logging.INFO
         log.log(
-            logging.DEBUG if delivered else logging.INFO,
+            level,
             "webhook %s delivery %s (%s) attempt %s: %s, %s",
             claimed.webhook_id,
             claimed.id,
@@ -214,10 +221,23 @@ class Sender:
         text = kept.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
         return Attempt(code, duration, error, text), permanent
 
+    def prune_if_due(self) -> int:
+        """Prune old deliveries once per `prune_interval` in this process (one thread of
+        it; several processes pruning is only repeated work); how many went."""
+        with self._prune_lock:
+            if time.monotonic() < self._next_prune:
+                return 0
+            self._next_prune = time.monotonic() + self.prune_interval
+        pruned = self.prune()
+        if pruned:
+            log.info("pruned %s webhook deliveries older than 30 days", pruned)
+        return pruned
+
     def _work(self) -> None:
         while not self._stopping.is_set():
             wait = self.poll_interval
             try:
+                self.prune_if_due()
                 self.send_due()
                 due = self.store.seconds_until_due()
                 if due is not None:

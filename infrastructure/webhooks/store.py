@@ -17,6 +17,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Tracking
 from eventsourcing.postgres import PostgresDatastore
+from psycopg.sql import SQL
 
 from infrastructure.webhooks.dispatch_view import DispatchView, Step, Subject
 from infrastructure.webhooks.sql_outbox import SqlOutbox
@@ -64,7 +65,7 @@ class WebhookStore(DispatchView, View):
         "event text NOT NULL, notification_id bigint NOT NULL, body text NOT NULL, "
         "status text NOT NULL, attempts integer NOT NULL DEFAULT 0, "
         "due_at timestamptz NOT NULL, lease text, created_at timestamptz NOT NULL, "
-        "finished_at timestamptz)",
+        "finished_at timestamptz, redelivery_of bigint)",
         "webhook_attempts": "(id bigserial PRIMARY KEY, delivery_id bigint NOT NULL, "
         "webhook_id bigint NOT NULL, code integer, duration bigint NOT NULL, error text, "
         "response_body text NOT NULL, created_at timestamptz NOT NULL)",
@@ -72,11 +73,6 @@ class WebhookStore(DispatchView, View):
     indexes = {
         "webhook_hooks_namespace_idx": ("webhook_hooks", "", "(namespace_id)"),
         "webhook_subjects_namespace_idx": ("webhook_subjects", "", "(namespace_id)"),
-        "webhook_deliveries_once_idx": (
-            "webhook_deliveries",
-            "UNIQUE",
-            "(notification_id, webhook_id, event)",
-        ),
         "webhook_deliveries_due_idx": (
             "webhook_deliveries",
             "",
@@ -84,10 +80,20 @@ class WebhookStore(DispatchView, View):
         ),
         "webhook_deliveries_hook_idx": ("webhook_deliveries", "", "(webhook_id)"),
         "webhook_attempts_hook_idx": ("webhook_attempts", "", "(webhook_id, id)"),
+        "webhook_attempts_delivery_idx": ("webhook_attempts", "", "(delivery_id, id)"),
     }
+    # Tables of an older marid: redeliveries came with `redelivery_of`, and the dispatcher
+    # writes an event to a webhook once, but a redelivery repeats it (`history.py`).
+    UPGRADES = (
+        "ALTER TABLE webhook_deliveries ADD COLUMN IF NOT EXISTS redelivery_of bigint",
+        "DROP INDEX IF EXISTS webhook_deliveries_once_idx",
+        "CREATE UNIQUE INDEX IF NOT EXISTS webhook_deliveries_first_idx ON webhook_deliveries "
+        "(notification_id, webhook_id, event) WHERE redelivery_of IS NULL",
+    )
 
     def __init__(self, datastore: PostgresDatastore) -> None:
         super().__init__(datastore)
+        self.sql_create_statements += [SQL(s).format() for s in self.UPGRADES]
 
     # Reads.
 

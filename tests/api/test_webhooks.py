@@ -185,16 +185,6 @@ def test_payload_url_messages(
     assert listed(client, alice) == []
 
 
-@pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9000/x", "http://localhost:8080/x", "http://[::1]:9000/x"]
-)
-def test_a_local_receiver_with_a_port_is_accepted(
-    client: Client, alice: Auth, proj: dict[str, Any], url: str
-) -> None:
-    """As in Djinn; delivery to it is the server's decision (MARID_ALLOW_PRIVATE_URLS)."""
-    assert create(client, alice, payload_url=url)["payload_url"] == url
-
-
 def test_unknown_event_names_are_a_400_on_events(
     client: Client, alice: Auth, proj: dict[str, Any]
 ) -> None:
