@@ -80,6 +80,7 @@ def served(browser_database: str, tmp_path_factory: pytest.TempPathFactory) -> I
         "MARID_DRIVERS": "os",
         "MARID_RUN_WORKER": "false",
         "MARID_DB_POOL_SIZE": "3",
+        "MARID_REGISTRATION": "open",
     }
     server = Server(home / "var", home / "serve.log", **settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARID_")} | settings

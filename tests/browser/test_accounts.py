@@ -112,3 +112,26 @@ def test_signing_in_by_email_and_out_again_ends_the_session(
     assert after is not None
     assert "/login" in after.url
     assert replayed.status_code in (302, 303), replayed.text  # the old cookie is dead
+
+
+def test_with_registration_open_a_visitor_registers_and_is_signed_in(
+    new_page: Callable[[], Page], screenshots: Screenshots
+) -> None:
+    page = new_page()
+    page.goto("/register")
+    page.fill("input[name=email]", "carol@example.com")
+    page.fill("input[name=username]", "carol")
+    page.fill("input[name=password]", "carol-correct-horse")
+    page.fill("input[name=verify_password]", "carol-correct-hose")
+    submit(page, "form:has(input[name=verify_password])")
+    mismatch = body_text(page)
+    kept = page.input_value("input[name=email]")
+    screenshots.take(page, "10-register-error")
+    page.fill("input[name=password]", "carol-correct-horse")
+    page.fill("input[name=verify_password]", "carol-correct-horse")
+    submit(page, "form:has(input[name=verify_password])")
+    welcome = body_text(page)
+
+    assert "match" in mismatch.lower(), mismatch
+    assert kept == "carol@example.com"  # the form comes back filled in, but for passwords
+    assert page.get_by_role("button", name="Sign out carol").is_visible(), welcome
