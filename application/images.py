@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from application.core import Outcome, command
 from application.ports import BlobInfo
+from application.quotas import NO_QUOTA, Quota, Room
 from application.resources import ResourceCases, ResourceKind
 from domain.errors import Errors
 from domain.images import (
@@ -46,13 +47,18 @@ class ImageCases(ResourceCases):
         namespace: str | None,
         content: ImageContent,
         origin: Origin,
+        quota: Quota = NO_QUOTA,
     ) -> Outcome[int]:
-        """Create an image; one from a URL is pending until a downloader fetches it."""
+        """Create an image; one from a URL is pending until a downloader fetches it.
+        An uploaded file counts against its owner's `quota` (a 400 on `file` past it);
+        a download is checked as it is fetched (`download_room`)."""
         errors = Errors()
         validate_image(errors, name, content.download_url, content.check)
         new = self.place_new(IMAGES, namespace, name, caller_id, origin, errors)
         url = content.download_url or None
         uploaded = None if url else content.blob
+        if uploaded is not None:
+            quota.check(new.ownership["owner_id"], uploaded.size)
         image = Image(
             public_id=new.id,
             **new.ownership,
@@ -72,6 +78,12 @@ class ImageCases(ResourceCases):
         """Delete an image and free its name; returns the blob key to delete after the save."""
         image, recordings = self.delete_resource(IMAGES, image_id, caller_id, origin)
         return Outcome(image.blob_key, recordings)
+
+    def download_room(self, image_id: int, quota: Quota) -> Room | None:
+        """The room the image's owner has for its download (None: no quota, or the image
+        is gone, which its download finds out when it records its outcome)."""
+        image = self.load(Image.create_id(image_id), Image)
+        return None if image is None else quota.room(image.owner_id)
 
     def image(self, image_id: int) -> Image:
         """A live image, or NotFoundError."""

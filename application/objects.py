@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from application.core import Outcome, command
 from application.ports import BlobInfo
+from application.quotas import NO_QUOTA, Quota
 from application.resources import ResourceCases, ResourceKind, parse_ref
 from domain.errors import Errors
 from domain.objects import Object, validate_name, validate_object
@@ -59,16 +60,19 @@ class ObjectCases(ResourceCases):
         namespace: str | None,
         content: StoredContent | None,
         origin: Origin,
+        quota: Quota = NO_QUOTA,
     ) -> Outcome[int]:
         """Record an object whose content is stored (None when no file was sent).
 
         `object_id` is the id `prepare_object` gave, or None when there is no content.
+        Its size counts against its owner's `quota` (a 400 on `file` past it).
         """
         errors = Errors()
         content_type = None if content is None else content.content_type
         validate_object(errors, name, content is not None, content_type)
         new = self.place_new(OBJECTS, namespace, name, caller_id, origin, errors, object_id)
         assert content is not None  # checked by validate_object
+        quota.check(new.ownership["owner_id"], content.blob.size)
         obj = Object(
             public_id=new.id,
             **new.ownership,

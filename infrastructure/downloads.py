@@ -7,6 +7,8 @@ renewed with progress events. A claim whose holder died goes stale and is taken 
 pending downloads survive restarts.
 
 Only public addresses are fetched from, unless `allow_private_urls` (see `public_http`).
+A download stops at `image_max_size`, or earlier at what is left of its owner's storage
+quota (`user_quota`), and fails saying which.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import httpx
 from application.app import MaridApplication
 from application.core import Outcome
 from application.ports import BlobStore
+from application.quotas import Quota, Room, size_text
 from domain.images import DownloadClaimError, is_qcow2
 from infrastructure.blobs import BlobTooLargeError
 from infrastructure.public_http import FetchError, PublicOnlyTransport
 from infrastructure.settings import Settings
 from projections.images import ImageQueries
 from projections.read_models import ReadModels
+from projections.usage import ReadModelStorageUsage
 
 log = logging.getLogger("marid.downloads")
 
@@ -42,14 +46,17 @@ class AbandonedError(Exception):
     """Raised when this process stops mid-download; the claim goes stale and is taken over."""
 
 
-def describe(exc: Exception, limit: int | None) -> str:
-    """The text recorded as a download's error."""
+def describe(exc: Exception, limit: int | None, room: Room | None = None) -> str:
+    """The text recorded as a download's error (`room`: the owner's quota, when it and
+    not `limit` stopped the download)."""
     if isinstance(exc, FetchError):
         return str(exc)
     if isinstance(exc, httpx.InvalidURL):
         return "invalid url"
+    if isinstance(exc, BlobTooLargeError) and room is not None:
+        return f"image does not fit: {room.refusal()}"
     if isinstance(exc, BlobTooLargeError):
-        return f"image too large, cannot exceed {limit} bytes"
+        return f"image too large, cannot exceed {size_text(exc.limit)}"
     if isinstance(exc, httpx.TimeoutException):
         return "download timed out"
     if isinstance(exc, httpx.TooManyRedirects):
@@ -90,6 +97,7 @@ class Downloads:
         self.read_models = read_models
         self.settings = settings
         self.transport = transport or (lambda: PublicOnlyTransport(settings.allow_private_urls))
+        self.quota = Quota(settings.user_quota, ReadModelStorageUsage(images.datastore))
         self.claimant = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = lease
         self.heartbeat = heartbeat
@@ -156,14 +164,20 @@ class Downloads:
         """
         key = f"images/{image_id}-{uuid.uuid4().hex}"
         limit = self.settings.image_max_size
+        room = self.app.download_room(image_id, self.quota)
+        quota_first = room is not None and (limit is None or room.left < limit)
+        if quota_first:
+            assert room is not None
+            limit = room.left
         try:
-            info = self.blobs.put(key, self._chunks(image_id, url), limit)
+            info = self.blobs.put(key, self._chunks(image_id, url, limit), limit)
         except (DownloadClaimError, AbandonedError):
             return False
         except Exception as exc:
             if not isinstance(exc, EXPECTED):
                 log.exception("download of image %s failed", image_id)
-            return self._record(image_id, self.app.fail_download, describe(exc, limit))
+            error = describe(exc, limit, room if quota_first else None)
+            return self._record(image_id, self.app.fail_download, error)
         try:
             recorded = self._record(image_id, self.app.finish_download, key, info)
         except BaseException:
@@ -187,7 +201,7 @@ class Downloads:
             self._settled.notify_all()
         return True
 
-    def _chunks(self, image_id: int, url: str) -> Iterator[bytes]:
+    def _chunks(self, image_id: int, url: str, limit: int | None) -> Iterator[bytes]:
         """The response body, checked to be QCOW2, renewing the claim as it flows."""
         deadline = time.monotonic() + self.total_timeout
         # Credentials travel as an auth header, not in the URL, which httpx logs.
@@ -207,10 +221,7 @@ class Downloads:
                 raise FetchError(
                     f"unexpected status {response.status_code} {response.reason_phrase}"
                 )
-            declared, limit = (
-                response.headers.get("content-length", ""),
-                self.settings.image_max_size,
-            )
+            declared = response.headers.get("content-length", "")
             if limit is not None and declared.isdigit() and int(declared) > limit:
                 raise BlobTooLargeError(limit)  # refused before any of it is read
             head: bytes | None = b""

@@ -35,6 +35,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> None:
         parallelism=args.parallelism or settings.worker_parallelism,
         timeout=args.timeout or settings.worker_timeout,
         lease=args.lease or settings.worker_lease,
+        user_quota=settings.user_quota,
     )
     marid = long_running(settings)
 

@@ -61,6 +61,8 @@ class BuildsTables(ReadModel):
         ),
         "build_jobs_build_idx": ("build_jobs", "", "(build_id, position)"),
         "build_artifacts_build_idx": ("build_artifacts", "", "(build_id, name)"),
+        # storage usage per owner (projections/usage.py): the collected ones
+        "build_artifacts_user_idx": ("build_artifacts", "", "(user_id) WHERE size IS NOT NULL"),
         "build_tags_build_name_idx": ("build_tags", "UNIQUE", "(build_id, name)"),
         "build_tags_name_idx": ("build_tags", "", "(name)"),
         "build_variables_build_idx": ("build_variables", "", "(build_id)"),

@@ -23,6 +23,7 @@ from api.access import namespace_guard, resource_guard
 from api.auth import Actor, Caller
 from api.blob_responses import blob_response
 from api.deps import Injected, Settle
+from api.quota import provide_quota
 from api.render import api_base, iso, struct_of
 from api.resources import Namespaced, resource_out
 from api.schemas.images import DownloadOut, ImageCreate, ImageOut
@@ -30,6 +31,7 @@ from api.upload_body import Upload, UploadStart
 from api.uploads import discard_on_error, receive_upload
 from application.images import ImageCases, ImageContent
 from application.ports import BlobStore
+from application.quotas import Quota
 from domain.images import FileCheck, is_qcow2
 from infrastructure.settings import Settings
 from projections.images import ImageQueries
@@ -123,7 +125,10 @@ async def receive_image(request: Req, blobs: BlobStore, limit: int | None) -> Im
 class ImageController(Controller):
     tags = ["images"]
     guards = [namespace_guard, resource_guard]
-    dependencies = {"wake_downloads": Provide(provide_wake_downloads, sync_to_thread=False)}
+    dependencies = {
+        "wake_downloads": Provide(provide_wake_downloads, sync_to_thread=False),
+        "quota": Provide(provide_quota, sync_to_thread=False),
+    }
 
     @get("/api/images", sync_to_thread=True, summary="Images you can see")
     def list_images(
@@ -147,6 +152,7 @@ class ImageController(Controller):
         blobs: Injected[BlobStore],
         wake_downloads: Injected[Callable[[], None]],
         settings: Injected[Settings],
+        quota: Injected[Quota],
     ) -> ImageOut:
         received = await receive_image(request, blobs, settings.image_max_size)
 
@@ -156,7 +162,12 @@ class ImageController(Controller):
             with discard_on_error(blobs, received.upload):
                 fields = received.fields
                 outcome = image_cases.create_image(
-                    actor.id, fields.get("name"), fields.get("namespace"), content, actor.origin
+                    actor.id,
+                    fields.get("name"),
+                    fields.get("namespace"),
+                    content,
+                    actor.origin,
+                    quota,
                 )
             image_id = settle(outcome)
             if content.download_url:

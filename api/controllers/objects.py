@@ -12,12 +12,14 @@ from typing import Any
 
 import anyio.to_thread
 from litestar import Controller, Request, Response, delete, get, post
+from litestar.di import Provide
 from litestar.response import Stream
 
 from api.access import namespace_guard, resource_guard
 from api.auth import Actor, Caller
 from api.blob_responses import blob_response
 from api.deps import Injected, Settle
+from api.quota import provide_quota
 from api.render import api_base
 from api.resources import Namespaced, resource_out
 from api.schemas.objects import ObjectOut
@@ -25,6 +27,7 @@ from api.upload_body import Upload, UploadStart
 from api.uploads import discard_on_error, receive_upload, upload_operation
 from application.objects import ObjectCases, StoredContent
 from application.ports import BlobStore
+from application.quotas import Quota
 from domain.objects import BINARY, blob_key, sniff_type
 from infrastructure.settings import Settings
 from projections.resources import ResourceQueries, ResourceRow
@@ -57,6 +60,7 @@ class ObjectUpload:
     actor: Actor
     object_cases: ObjectCases
     blobs: BlobStore
+    quota: Quota
     object_id: int | None = None
 
     def begin(self, start: UploadStart) -> str:
@@ -75,7 +79,13 @@ class ObjectUpload:
         name, namespace = upload.fields.get("name"), upload.fields.get("namespace")
         with discard_on_error(self.blobs, upload):
             outcome = self.object_cases.create_object(
-                self.object_id, self.actor.id, name, namespace, content, self.actor.origin
+                self.object_id,
+                self.actor.id,
+                name,
+                namespace,
+                content,
+                self.actor.origin,
+                self.quota,
             )
         return settle(outcome)
 
@@ -83,6 +93,7 @@ class ObjectUpload:
 class ObjectController(Controller):
     tags = ["objects"]
     guards = [namespace_guard, resource_guard]
+    dependencies = {"quota": Provide(provide_quota, sync_to_thread=False)}
 
     @get("/api/objects", sync_to_thread=True, summary="Objects you can see")
     def list_objects(
@@ -106,8 +117,9 @@ class ObjectController(Controller):
         objects: Injected[ResourceQueries],
         blobs: Injected[BlobStore],
         settings: Injected[Settings],
+        quota: Injected[Quota],
     ) -> ObjectOut:
-        creation = ObjectUpload(actor, object_cases, blobs)
+        creation = ObjectUpload(actor, object_cases, blobs, quota)
         upload = await receive_upload(
             request,
             blobs,

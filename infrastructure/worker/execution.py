@@ -23,6 +23,7 @@ from typing import Protocol
 
 from application.execution import RunJob, RunPlan
 from application.ports import BlobInfo, BlobStore
+from application.quotas import NO_QUOTA, Quota
 from domain.builds import BuildStatus
 from domain.origin import Origin
 from infrastructure.drivers import Cancel, Driver, DriverError, DriverFactory, job_script
@@ -48,6 +49,7 @@ class RunContext:
     origin: Origin
     lease: timedelta
     timeout: timedelta
+    quota: Quota = NO_QUOTA  # of the build owners' storage, for artifacts
 
 
 class BuildRun:
@@ -219,7 +221,10 @@ class BuildRun:
             self.held.command(self.ctx.app.record_artifact, artifact_id, *digests)
 
         blobs = self.ctx.blobs
-        collect_artifacts(driver, self.build_id, job, blobs, record, output.line, build_log.line)
+        room = self.ctx.quota.room(self.plan.owner_id) if job.artifacts else None
+        collect_artifacts(
+            driver, self.build_id, job, blobs, record, output.line, build_log.line, room
+        )
 
     def _finish(self, status: BuildStatus) -> BuildStatus:
         self.held.command(self.ctx.app.finish_build, status)

@@ -12,7 +12,9 @@ from typing import Any
 
 from application.execution import RunJob
 from application.ports import BlobInfo, BlobStore
+from application.quotas import Room, size_text
 from domain.builds import artifact_blob_key
+from infrastructure.blobs import BlobTooLargeError
 from infrastructure.drivers import Driver, DriverError
 
 KEY_DIR = "/root/.ssh"  # where the build snapshot says keys go (Djinn's location)
@@ -71,14 +73,27 @@ def collect_artifacts(
     record: Callable[[int, BlobInfo | None], None],
     say: Say,
     announce: Say,
+    room: Room | None = None,
 ) -> None:
     """Store the job's artifacts and `record` each (None: not collected); what went wrong is
-    said in the job's output, what was collected is `announce`d in the build's log."""
+    said in the job's output, what was collected is `announce`d in the build's log.
+
+    With a quota (`room`: the build owner's), the artifacts that fit are kept, in order,
+    and each one that does not is said in the output and not collected."""
     for artifact in job.artifacts:
         source, key = artifact["source"], artifact_blob_key(build_id, artifact["id"])
         try:
             with driver.get_file(source) as chunks:
-                info = blobs.put(key, chunks)
+                info = blobs.put(key, chunks, None if room is None else room.left)
+        except BlobTooLargeError:
+            assert room is not None  # the only limit here
+            say(
+                f"Artifact {source} not kept: it does not fit in the owner's storage quota of "
+                f"{size_text(room.limit)} ({size_text(room.used)} used, "
+                f"{size_text(room.left)} left)"
+            )
+            record(artifact["id"], None)
+            continue
         except (FileNotFoundError, NotADirectoryError):
             say(f"Artifact {source} not found, not collected")
             record(artifact["id"], None)
@@ -88,4 +103,6 @@ def collect_artifacts(
             record(artifact["id"], None)
             continue
         record(artifact["id"], info)
+        if room is not None:
+            room = Room(room.limit, room.used + info.size)
         announce(f"Collected artifact {source} as {artifact['name']} ({info.size} bytes)")

@@ -28,6 +28,7 @@ from psycopg import sql
 from application.core import Outcome, utcnow
 from application.execution import RunPlan
 from application.ports import BlobStore, Leases
+from application.quotas import Quota
 from domain.builds import Build, BuildStatus
 from domain.origin import Origin
 from infrastructure.drivers import DriverFactory
@@ -36,6 +37,7 @@ from infrastructure.worker.execution import BuildLogStore, BuildRun, RunContext
 from projections.follower_positions import PositionReport
 from projections.followers import GapWatch
 from projections.maintenance import Status, position_status
+from projections.usage import ReadModelStorageUsage
 
 log = logging.getLogger("marid.worker")
 TOPICS = (get_topic(Build.Submitted), get_topic(Build.KillRequested))
@@ -66,6 +68,7 @@ class WorkerConfig:
     timeout: timedelta = timedelta(minutes=30)
     lease: timedelta = timedelta(seconds=30)
     sweep_interval: float = 2.0  # seconds between read-model sweeps
+    user_quota: int | None = None  # bytes each build owner may keep (MARID_USER_QUOTA)
 
 
 class Worker:
@@ -89,8 +92,15 @@ class Worker:
         self.config = config
         self.clock = clock
         self.origin = Origin.system(f"worker:{config.name}")
+        datastore = app.recorder.datastore
         self.context = RunContext(
-            app, blobs, logs, self.origin, lease=config.lease, timeout=config.timeout
+            app,
+            blobs,
+            logs,
+            self.origin,
+            lease=config.lease,
+            timeout=config.timeout,
+            quota=Quota(config.user_quota, ReadModelStorageUsage(datastore)),
         )
         self.runs: dict[int, BuildRun] = {}
         self._lock = threading.Lock()

@@ -222,7 +222,7 @@ def test_image_over_the_size_limit_is_an_error(idle: Marid, server: FileServer, 
 
     error = error_after_one_pass(idle, server.url(path), settings=limited)
 
-    assert error == "image too large, cannot exceed 1024 bytes"
+    assert error == "image too large, cannot exceed 1 KiB"
     assert blob_files(idle) == []
 
 
