@@ -230,7 +230,11 @@ class Marid:
 
         s = self.settings
         config = config or WorkerConfig(
-            default_name(), s.worker_parallelism, s.worker_timeout, s.worker_lease
+            default_name(),
+            s.worker_parallelism,
+            s.worker_timeout,
+            s.worker_lease,
+            user_quota=s.user_quota,
         )
         worker = Worker(
             self.app,
