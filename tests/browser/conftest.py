@@ -48,9 +48,14 @@ class Served:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's Chromium, headless, driven by Playwright (which downloads no browser)."""
+    """Debian's Chromium, headless, driven by Playwright (which downloads no browser).
+
+    Per module, not per session: while Playwright's sync API is open it leaves its event
+    loop marked as running in this thread, and an asyncio test after it would fail with
+    "Cannot run the event loop while another loop is running".
+    """
     require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
