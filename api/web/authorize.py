@@ -127,7 +127,7 @@ class AuthorizeController(Controller):
         accounts: Injected[OAuthCases],
         settle: Injected[Settle],
     ) -> Redirect:
-        params = {name: form.get(name) for name in PARAMS}
+        params = {name: form.get(name) for name in (*PARAMS, "response_type")}
         user = visit.user
         asked = check(accounts, params, None if user is None else user.id)
         if user is None:

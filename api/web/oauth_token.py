@@ -96,7 +96,12 @@ def form_fields(data: dict[str, Any]) -> dict[str, str]:
 class OAuthTokenController(Controller):
     exception_handlers = {kind: oauth_error for kind in PAGE_EXCEPTION_HANDLERS}
 
-    @post("/login/oauth/token", sync_to_thread=True, summary="Exchange a code for a token")
+    @post(
+        "/login/oauth/token",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Exchange a code for a token",
+    )
     def exchange(
         self,
         request: Req,
