@@ -7,7 +7,12 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import (
+    ClientException,
+    HTTPException,
+    InternalServerException,
+    ValidationException,
+)
 
 from api.decoding import input_errors_of, label, merged, not_json, type_errors
 from domain.errors import (
@@ -29,6 +34,18 @@ TOO_DEEP = "Request body is nested too deeply"
 # A write that was saved but that a read model has not caught up with: read it again later.
 NOT_SETTLED = "The change was saved but cannot be read back yet; read it again shortly"
 RETRY_AFTER_SECONDS = 5
+
+# Litestar's words when the client goes away before the body ends (an InternalServerException).
+LITESTAR_DISCONNECT = "client disconnected prematurely"
+INTERRUPTED = "Upload interrupted: the client disconnected"
+
+
+class ClientDisconnectedError(ClientException):
+    """Raised when the client closes its connection before its request body ends."""
+
+    def __init__(self) -> None:
+        super().__init__(INTERRUPTED)
+
 
 STANDARD_MESSAGES = {
     401: "Unauthorized",
@@ -72,6 +89,10 @@ def not_settled(_: Req, exc: NotSettledError) -> Response[Any]:
 
 
 def http_error(request: Req, exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ClientDisconnectedError) or (
+        isinstance(exc, InternalServerException) and exc.detail == LITESTAR_DISCONNECT
+    ):
+        return client_disconnected(request)
     status = exc.status_code
     if status >= 500:  # Litestar's own faults: their details are internals
         return internal_error(request, exc)
@@ -153,6 +174,19 @@ def holds_nul(value: Any) -> bool:
         elif isinstance(item, list):
             pending.extend(item)
     return False
+
+
+def client_disconnected(request: Req) -> Response[Any]:
+    """Not a fault: one line, and an answer the server drops (nobody is left to read it).
+    Nothing was stored: uploads remove what they began (`api.uploads`)."""
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.info(
+        "client disconnected before the end of its request body: %s %s (request %s)",
+        request.method,
+        request.url.path,
+        request_id,
+    )
+    return _json({"message": INTERRUPTED}, 400)
 
 
 def internal_error(request: Req, exc: Exception) -> Response[Any]:

@@ -16,8 +16,9 @@ from typing import Any
 import anyio
 import anyio.from_thread
 import anyio.to_thread
-from litestar.exceptions import ClientException, HTTPException, InternalServerException
+from litestar.exceptions import HTTPException, InternalServerException
 
+from api.errors import ClientDisconnectedError
 from application.ports import BlobInfo, BlobStore
 from domain.errors import ValidationError
 from infrastructure.blobs import BlobTooLargeError
@@ -29,7 +30,6 @@ FORM_MAX = 1024 * 1024  # everything but the file: fields, other parts, JSON or 
 # After a refusal, read up to this much of what the client is still sending, so that it
 # gets the answer instead of a reset connection (as Go's server does).
 DRAIN_MAX = 16 * 1024 * 1024
-INTERRUPTED = "Upload interrupted: the client disconnected"
 
 
 def format_size(size: int) -> str:
@@ -95,7 +95,7 @@ class Body:
             chunk = b""
         except InternalServerException:  # Litestar's answer to a client that left mid-body
             self.ended = True
-            raise ClientException(INTERRUPTED) from None
+            raise ClientDisconnectedError from None
         if not chunk:
             self.ended = True
         return chunk
