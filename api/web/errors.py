@@ -98,7 +98,7 @@ def page_error(request: Req, exc: Exception) -> Response[Any]:
 
 def sign_in_first(request: Req, exc: SignInRequiredError) -> Response[Any]:
     target = "/login?redirect_uri=" + quote(exc.back_to, safe="")
-    return Redirect(target, status_code=303, headers=SECURITY_HEADERS)
+    return Redirect(target, status_code=303, headers=SECURITY_HEADERS, cookies=exc.cookies)
 
 
 # Every key of the API's table, so that nothing falls through to a JSON answer.

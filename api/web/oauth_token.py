@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -28,6 +29,8 @@ from domain.origin import Origin
 from infrastructure.tokens import hash_token
 from projections.user_queries import UserQueries
 
+log = logging.getLogger("marid.web")
+
 Req = Request[Any, Any, Any]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 NUL = "\x00"
@@ -41,9 +44,10 @@ def oauth_error(request: Req, exc: Exception) -> Response[Any]:
         error, description, status = "invalid_request", str(exc), 400
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
         error, description, status = "invalid_request", str(exc.detail), exc.status_code
-    else:
-        logged: Response[Any] = PAGE_EXCEPTION_HANDLERS[Exception](request, exc)
-        return logged  # a fault: logged with its request id, a page
+    else:  # a fault: logged with its request id
+        request_id = request.scope.get("state", {}).get("request_id")
+        log.exception("unhandled error in %s (request %s)", request.url.path, request_id)
+        error, description, status = "server_error", f"request {request_id}", 500
     headers = dict(NO_STORE)
     if error == "invalid_client":
         headers["WWW-Authenticate"] = 'Basic realm="marid"'

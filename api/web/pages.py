@@ -57,9 +57,10 @@ class CsrfError(PermissionDeniedException):
 class SignInRequiredError(Exception):
     """Raised when a page needs a signed-in user; the visitor is sent to sign in first."""
 
-    def __init__(self, back_to: str) -> None:
+    def __init__(self, back_to: str, cookies: list[Cookie]) -> None:
         super().__init__(back_to)
         self.back_to = back_to
+        self.cookies = cookies  # the visit's: a stale session cookie is cleared
 
 
 @functools.lru_cache(maxsize=4)
@@ -127,7 +128,7 @@ def provide_visit(request: Req) -> Visit:
     marid = request.app.state.marid
     keys = keys_for(marid.secret_key)
     session_token = request.cookies.get(SESSION_COOKIE, "")
-    user = marid.app.session_user(session_token, marid.clock()) if session_token else None
+    user = marid.app.session_user(session_token) if session_token else None
     visit = Visit(request, keys, session_token if user else "", user, "")
     if session_token and user is None:
         visit.cookies.append(expired(request, SESSION_COOKIE))  # ended or expired
@@ -147,7 +148,7 @@ def provide_user(request: Req, visit: Injected[Visit]) -> SignedInUser:
     """The signed-in user; anyone else is sent to sign in, and back here after."""
     if visit.user is None:
         back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequiredError(back if request.method == "GET" else "/settings")
+        raise SignInRequiredError(back if request.method == "GET" else "/settings", visit.cookies)
     return visit.user
 
 

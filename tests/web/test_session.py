@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
+from infrastructure.bootstrap import Marid
 from infrastructure.settings import Settings
-from tests.conftest import Client
+from tests.conftest import TEST_ORIGIN, Client
 from tests.web.conftest import PASSWORD, Accounts, Browser, page_text
 
 SECURITY = {
@@ -165,55 +167,6 @@ def test_a_page_for_signed_in_users_sends_others_to_sign_in_and_back(browser: Br
     assert response.headers["location"] == "/login?redirect_uri=%2Fsettings%2Ftokens"
 
 
-def test_a_form_without_its_csrf_token_is_forbidden(accounts: Accounts, browser: Browser) -> None:
-    accounts.create("alice")
-    browser.get("/login")  # the CSRF cookie is set
-
-    response = browser.post("/login", {"handle": "alice", "password": PASSWORD})
-
-    assert response.status_code == 403
-    assert response.headers["content-type"].startswith("text/html")
-    assert "did not come from this site" in response.text
-    assert response.headers["x-frame-options"] == "DENY"
-
-
-def test_a_csrf_token_of_another_browser_is_forbidden(
-    accounts: Accounts, browser: Browser, client: Client
-) -> None:
-    accounts.create("alice")
-    attacker = Browser(client)
-    token = attacker.csrf("/login")
-    browser.get("/login")
-
-    response = browser.post(
-        "/login", {"csrf_token": token, "handle": "alice", "password": PASSWORD}
-    )
-
-    assert response.status_code == 403
-
-
-def test_a_form_without_the_csrf_cookie_is_forbidden(accounts: Accounts, browser: Browser) -> None:
-    accounts.create("alice")
-    token = browser.csrf("/login")
-    browser.jar.clear()
-
-    response = browser.post(
-        "/login", {"csrf_token": token, "handle": "alice", "password": PASSWORD}
-    )
-
-    assert response.status_code == 403
-
-
-def test_a_csrf_token_of_the_signed_out_page_fails_once_signed_in(alice: Browser) -> None:
-    anonymous = Browser(alice.client)
-    anonymous.jar.set("marid_csrf", alice.jar["marid_csrf"])
-    stale = anonymous.csrf("/login")  # the same CSRF cookie, no session
-
-    response = alice.post("/logout", {"csrf_token": stale})
-
-    assert response.status_code == 403
-
-
 def test_sign_out_ends_the_session(alice: Browser) -> None:
     session = alice.jar.get("marid_session")
     form = alice.csrf("/settings")
@@ -347,16 +300,37 @@ def test_the_real_patch_method_changes_the_password_too(alice: Browser) -> None:
     assert response.status_code == 303
 
 
-def test_a_method_the_route_does_not_have_is_refused(alice: Browser) -> None:
-    response = alice.submit("/settings", "/settings/password", {"_method": "DELETE"})
-
-    assert response.status_code == 405
-    assert response.headers["content-type"].startswith("text/html")
-
-
 def test_the_stylesheet_is_served(browser: Browser) -> None:
     response = browser.get("/static/marid.css")
 
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/css")
     assert ":focus-visible" in response.text
+
+
+def test_an_expired_session_asks_to_sign_in_again(
+    alice: Browser, marid: Marid, settings: Settings
+) -> None:
+    later = marid.app.clock() + settings.session_lifetime + timedelta(seconds=1)
+    marid.app.clock = lambda: later
+
+    response = alice.get("/settings")
+
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    assert 'marid_session=""' in response.headers.get("set-cookie", "")
+
+
+def test_a_disabled_users_session_stops_at_once(
+    accounts: Accounts, client: Client, marid: Marid
+) -> None:
+    user_id = accounts.create("carol")
+    carol = Browser(client)
+    carol.sign_in("carol")
+
+    marid.settle(marid.app.disable_user(user_id, TEST_ORIGIN))
+
+    assert carol.get("/settings").status_code == 303
+    refused = carol.submit("/login", "/login", {"handle": "carol", "password": PASSWORD})
+    assert refused.status_code == 400
+    assert "This account is disabled" in refused.text
