@@ -148,8 +148,9 @@ def test_another_users_app_is_not_found(alice: Browser, bob: Browser, client: Cl
     assert exchange(client, client_id, secret, code_for(alice, client_id)).status_code == 200
 
 
+@pytest.mark.parametrize("how", ["form", "delete method"])
 def test_a_connected_app_is_listed_in_words_and_can_be_revoked(
-    alice: Browser, bob: Browser, client: Client
+    alice: Browser, bob: Browser, client: Client, how: str
 ) -> None:
     client_id, secret = register_app(alice)
     code = code_for(bob, client_id, "build:read,write")
@@ -158,9 +159,12 @@ def test_a_connected_app_is_listed_in_words_and_can_be_revoked(
     listed = bob.get("/settings/connections")
     personal = bob.get("/settings/tokens")
     action = listed.text.split('action="/settings/connections/', 1)[1].split('"', 1)[0]
-    revoked = bob.submit(
-        "/settings/connections", f"/settings/connections/{action}", {"_method": "DELETE"}
-    )
+    one = f"/settings/connections/{action}"
+    if how == "form":
+        revoked = bob.submit("/settings/connections", one, {"_method": "DELETE"})
+    else:
+        token_header = {"X-CSRF-Token": bob.csrf("/settings/connections")}
+        revoked = bob.request("DELETE", one, headers=token_header)
 
     assert "Builder" in listed.text
     assert "Read your builds" in listed.text
