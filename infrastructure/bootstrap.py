@@ -58,10 +58,6 @@ if TYPE_CHECKING:  # imported where used: workers and drivers are slow to import
 log = logging.getLogger("marid")
 T = TypeVar("T")
 
-# Event-log subscriptions of one process: a runner per projection, the webhook
-# dispatcher, workers, spare.
-LISTENERS = len(PROJECTIONS) + 4
-
 
 def bootstrap(
     settings: Settings,
@@ -74,7 +70,7 @@ def bootstrap(
     nothing (`Marid.start`)."""
     conninfo = conninfo or settings.database_url or start_embedded(settings.data_dir)
     secret_key = load_secret_key(settings.secret_key, settings.data_dir)
-    env = eventsourcing_env(conninfo, settings.pool_size, LISTENERS)
+    env = eventsourcing_env(conninfo, settings.pool_size)
     env["CREATE_TABLE"] = "no"  # the event store's tables too are made by `migrate`
     app = MaridApplication(env, clock=clock, secrets=AesGcmBox(secret_key))
     datastore = app.recorder.datastore  # type: ignore[attr-defined]
@@ -286,6 +282,9 @@ class Marid:
         self.stop()
         self.build_logs.close()
         self.leadership.close()  # after the runners: closing it gives up their locks
+        close_recorder = getattr(self.app.recorder, "close", None)
+        if close_recorder is not None:  # its LISTEN connection
+            close_recorder()
         self.app.close()
 
     def catch_up(self) -> None:

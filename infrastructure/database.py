@@ -27,12 +27,12 @@ def start_embedded(data_dir: Path) -> str:
     return str(server.get_uri())
 
 
-def eventsourcing_env(conninfo: str, pool_size: int, listeners: int = 0) -> dict[str, str]:
-    """The eventsourcing POSTGRES_* settings for a connection string.
+def eventsourcing_env(conninfo: str, pool_size: int) -> dict[str, str]:
+    """The eventsourcing settings for a connection string: marid's recorder
+    (infrastructure.event_log) and a pool of at most `pool_size` connections.
 
-    `listeners` is how many event-log subscriptions the process runs: each holds a pool
-    connection for as long as it follows the log, so the pool grows by that many on top of
-    the room kept for requests.
+    Followers hold no pool connection while they wait (one LISTEN connection per process
+    wakes them all), so the pool only serves requests, commands and followers' reads.
     """
     params: dict[str, Any] = conninfo_to_dict(conninfo)
     return {
@@ -42,8 +42,9 @@ def eventsourcing_env(conninfo: str, pool_size: int, listeners: int = 0) -> dict
         "POSTGRES_PORT": str(params.get("port") or "5432"),
         "POSTGRES_USER": str(params.get("user") or "postgres"),
         "POSTGRES_PASSWORD": str(params.get("password") or ""),
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.event_log:MaridRecorder",
         "POSTGRES_POOL_SIZE": str(pool_size),
-        "POSTGRES_MAX_OVERFLOW": str(pool_size * 2 + listeners),
+        "POSTGRES_MAX_OVERFLOW": "0",
         "POSTGRES_LOCK_TIMEOUT": "10",
         "POSTGRES_CONNECT_TIMEOUT": "10",
         "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",

@@ -9,8 +9,10 @@ PostgreSQL, and `MemoryView` (projections/memory.py), in Python lists for unit t
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from eventsourcing.persistence import Tracking, TrackingRecorder
@@ -149,8 +151,17 @@ class View(ReadModel, PostgresTrackingRecorder):
     def swap_lock(self) -> int:
         return lock_key(f"marid:swap:{self.projection_name}")
 
+    # Whether a follower may apply several events in one transaction (`batch`).
+    batchable: ClassVar[bool] = True
+
     def write(self, tracking: Tracking, change: Write) -> None:
-        """Apply `change` and record `tracking` in one transaction, exactly once."""
+        """Apply `change` and record `tracking` in one transaction, exactly once (inside
+        `batch`, in the batch's transaction)."""
+        batch: _Batch | None = getattr(self._batches, "current", None)
+        if batch is not None:
+            if batch.done is None or tracking.notification_id > batch.done:
+                change(batch.curs)
+            return
         with self.datastore.transaction(commit=True) as curs:
             if self.guarded:
                 curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.swap_lock,))
@@ -159,6 +170,31 @@ class View(ReadModel, PostgresTrackingRecorder):
                     return
             change(curs)
             self._insert_tracking(curs, tracking)
+
+    @contextmanager
+    def batch(self, last: Tracking) -> Iterator[None]:
+        """The writes of the events up to `last` made in this thread meanwhile, in one
+        transaction that records `last`: a follower pays one commit per batch of events
+        rather than one per event. Events the tracking record already covers are skipped."""
+        with self.datastore.transaction(commit=True) as curs:
+            done = None
+            if self.guarded:
+                curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.swap_lock,))
+                done = self._max_tracking_id(last.application_name, curs)
+            self._batches.current = _Batch(curs, done)
+            try:
+                yield
+            finally:
+                self._batches.current = None
+            if done is None or last.notification_id > done:
+                self._insert_tracking(curs, last)
+
+    @property
+    def _batches(self) -> threading.local:
+        local: threading.local | None = self.__dict__.get("_batch_local")
+        if local is None:
+            local = self.__dict__.setdefault("_batch_local", threading.local())
+        return local
 
     def apply(self, tracking: Tracking, change: Change) -> None:
         shapes = self.shapes()
@@ -175,3 +211,11 @@ class View(ReadModel, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=False) as curs:
             curs.execute(SQL(f"SELECT * FROM {self.t(table)} AS r ORDER BY {order}").format())
             return [dict(row) for row in curs.fetchall()]
+
+
+class _Batch:
+    """The transaction of a `View.batch` and the tracking id it started from."""
+
+    def __init__(self, curs: Cursor[DictRow], done: int | None) -> None:
+        self.curs = curs
+        self.done = done

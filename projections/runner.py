@@ -1,27 +1,32 @@
 """Projection runners: one leader per projection, chosen with a PostgreSQL advisory lock.
 
 Every process may start runners; one takes each projection's session lock and follows the
-event log through an eventsourcing subscription (LISTEN/NOTIFY), the others wait to take
-over. `ReadModels` (in `projections.read_models`) waits on them for read-your-writes.
+event log in batches (woken through the process's one LISTEN connection, see
+infrastructure.event_log), the others wait to take over. `ReadModels` (in
+`projections.read_models`) waits on them for read-your-writes.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from contextlib import closing
+from collections.abc import Sequence
+from contextlib import closing, nullcontext
 from typing import Any
 from uuid import UUID
 
 import psycopg
 from eventsourcing.application import Application
-from eventsourcing.persistence import Subscription, Tracking
+from eventsourcing.persistence import Notification, Tracking
 from eventsourcing.projection import Projection
 
 from projections.base import View, lock_key
 from projections.followers import GapWatch
 
 log = logging.getLogger("marid.projections")
+
+BATCH = 500  # events read, and applied in one transaction, at a time
+IDLE_WAIT = 5.0  # seconds a quiet runner waits for a wake-up before it looks anyway
 
 
 class Leadership:
@@ -83,7 +88,7 @@ class Runner:
         self.gaps: GapWatch | None = None  # while it leads
         self._changed = threading.Condition()
         self._stopping = threading.Event()
-        self._subscription: Subscription[Any] | None = None
+        self._woken: threading.Event | None = None  # set to wake it while it follows
         self._thread = threading.Thread(
             target=self._run, name=f"projection-{projection.name}", daemon=True
         )
@@ -107,9 +112,9 @@ class Runner:
     def signal_stop(self) -> None:
         """Ask the runner to stop, without waiting for it."""
         self._stopping.set()
-        subscription = self._subscription
-        if subscription is not None:
-            subscription.stop()
+        woken = self._woken
+        if woken is not None:
+            woken.set()
 
     def join(self, timeout: float = 10) -> None:
         if self._thread.is_alive():
@@ -146,22 +151,40 @@ class Runner:
         return False
 
     def _follow(self) -> None:
-        start = self.view.max_tracking_id(self.app.name)
-        self._set_position(start or 0)
+        """Read the log in batches past the position, each applied in one transaction;
+        wait for a wake-up (the process's one LISTEN connection) when there is no more."""
+        start = self.view.max_tracking_id(self.app.name) or 0
+        self._set_position(start)
         events_table = f"{self.app.name.lower()}_events"
-        gaps = GapWatch(self.view.datastore, events_table, self.name, start or 0)
+        gaps = GapWatch(self.view.datastore, events_table, self.name, start)
         self.gaps = gaps
-        subscription = self.app.recorder.subscribe(gt=start, topics=self.projection.topics)
-        self._subscription = subscription
-        if self._stopping.is_set():
-            subscription.stop()
-        with subscription, closing(gaps):  # its idle checks end with the leadership
-            for notification in subscription:
+        recorder: Any = self.app.recorder
+        topics = list(self.projection.topics)
+        with recorder.wakeups.listening() as woken, closing(gaps):
+            self._woken = woken
+            while not self._stopping.is_set():
+                woken.clear()
+                batch = recorder.select_notifications(
+                    start=self.position, limit=BATCH, topics=topics, inclusive_of_start=False
+                )
+                if batch:
+                    self._apply(batch)
+                    gaps.observe(batch[-1].id)
+                if len(batch) < BATCH:
+                    woken.wait(IDLE_WAIT)
+            self._woken = None
+
+    def _apply(self, batch: Sequence[Notification]) -> None:
+        """One transaction for the batch where the view can (a `View`); else one per event
+        (the webhook dispatcher reads what it wrote for the previous event)."""
+        in_one = self.view.batch if getattr(self.view, "batchable", False) else None
+        with in_one(Tracking(self.app.name, batch[-1].id)) if in_one else nullcontext():
+            for notification in batch:
                 event = self.app.mapper.to_domain_event(notification)
                 self.projection.process_event(event, Tracking(self.app.name, notification.id))
-                self._set_position(notification.id)
-                gaps.observe(notification.id)
-        self._subscription = None
+                if in_one is None:
+                    self._set_position(notification.id)
+        self._set_position(batch[-1].id)
 
     def _set_position(self, position: int) -> None:
         with self._changed:

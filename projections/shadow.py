@@ -48,13 +48,14 @@ def catch_up(
         )
         if not notifications:
             break
-        for notification in notifications:
-            event = app.mapper.to_domain_event(notification)
-            projection.process_event(event, Tracking(app.name, notification.id))
-            last = notification.id
-            done += 1
-            if on_event is not None:
-                on_event()
+        with projection.view.batch(Tracking(app.name, notifications[-1].id)):  # one commit
+            for notification in notifications:
+                event = app.mapper.to_domain_event(notification)
+                projection.process_event(event, Tracking(app.name, notification.id))
+                if on_event is not None:
+                    on_event()
+        last = notifications[-1].id
+        done += len(notifications)
     return done
 
 

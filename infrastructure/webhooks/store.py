@@ -54,6 +54,9 @@ class WebhookStore(DispatchView, View):
     senders' outbox statements."""
 
     projection_name = "webhook_dispatch"
+    # One transaction per event: the senders are woken to deliver what an event queued,
+    # and the next event's handler reads what the previous one wrote.
+    batchable = False
     tables = {
         "webhook_hooks": "(id bigint PRIMARY KEY, aggregate_id uuid NOT NULL UNIQUE, "
         "namespace_id bigint NOT NULL, "
