@@ -20,6 +20,7 @@ from litestar import Controller, Request, Response, post
 from litestar.exceptions import HTTPException
 
 from api.deps import Injected, Settle
+from api.errors import NOT_SETTLED
 from api.web.errors import PAGE_EXCEPTION_HANDLERS
 from api.web.pages import FormBody
 from application.oauth import OAuthCases
@@ -27,6 +28,7 @@ from domain.errors import ValidationError
 from domain.oauth import OAuthError
 from domain.origin import Origin
 from infrastructure.tokens import hash_token
+from projections.read_models import NotSettledError
 from projections.user_queries import UserQueries
 
 log = logging.getLogger("marid.web")
@@ -42,6 +44,8 @@ def oauth_error(request: Req, exc: Exception) -> Response[Any]:
         error, description, status = exc.error, exc.description, exc.status
     elif isinstance(exc, ValidationError):
         error, description, status = "invalid_request", str(exc), 400
+    elif isinstance(exc, NotSettledError):  # the token is saved but not yet readable
+        error, description, status = "temporarily_unavailable", NOT_SETTLED, 503
     elif isinstance(exc, HTTPException) and exc.status_code < 500:
         error, description, status = "invalid_request", str(exc.detail), exc.status_code
     else:  # a fault: logged with its request id

@@ -86,3 +86,13 @@ def test_nothing_is_made_by_a_forged_form(alice: Browser) -> None:
 
     assert forged.status_code == 403
     assert "forged" not in alice.get("/settings/tokens").text
+
+
+def test_a_form_field_with_a_nul_character_is_refused(alice: Browser) -> None:
+    fields = {"name": "lap\x00top", "scope": "build:read"}
+
+    response = alice.submit("/settings/tokens/create", "/settings/tokens", fields)
+
+    assert response.status_code == 400
+    assert "name: Cannot contain NUL characters" in response.text
+    assert "lap" not in alice.get("/settings/tokens").text
