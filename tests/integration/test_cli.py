@@ -269,8 +269,9 @@ def test_projections_status_shows_position_and_lag_of_each_projection(cli: Cli) 
     status = {row[0]: (int(row[1]), int(row[2]), int(row[3]), float(row[4])) for row in rows}
     assert set(status) == {*PROJECTIONS, "webhook_dispatch"}
     position, head, lag, seconds = status["users"]
-    assert (lag, seconds, position == head) == (0, 0.0, True)
-    assert head > 0
+    # Caught up: the last events (the token's name index) are none of its topics.
+    assert (lag, seconds) == (0, 0.0), out
+    assert 0 < position <= head
     assert status["webhook_dispatch"][1] == head  # the dispatcher is listed like the others
 
 
@@ -349,7 +350,7 @@ def test_projections_verify_exits_0_when_read_models_equal_a_rebuild(cli: Cli) -
     out = cli.ok("projections", "verify")
 
     assert [line.split(":")[0] for line in out.splitlines()] == list(PROJECTIONS)
-    assert out.splitlines()[0].startswith("users: 2 tables equal at notification ")
+    assert out.splitlines()[0].startswith("users: 3 tables equal at notification ")
 
 
 def test_projections_verify_and_rebuild_report_a_corrupted_table(cli: Cli, database: str) -> None:

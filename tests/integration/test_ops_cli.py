@@ -70,7 +70,7 @@ def test_users_list_shows_every_user_with_a_header(cli: Cli) -> None:
 
     lines = cli.ok("users", "list").splitlines()
 
-    assert lines[0].split("\t") == ["id", "username", "email", "created"]
+    assert lines[0].split("\t") == ["id", "username", "email", "created", "disabled"]
     rows = [line.split("\t")[:3] for line in lines[1:]]
     assert [row[1:] for row in rows] == [
         ["alice", "alice@example.com"],

@@ -186,6 +186,7 @@ def test_user_handlers_write_users_and_tokens(idle: Marid) -> None:
             "email": "alice@example.com",
             "created_at": user.created_on,
             "admin": False,
+            "disabled": False,
         }
     ]
     assert view.rows("tokens") == [
@@ -199,6 +200,7 @@ def test_user_handlers_write_users_and_tokens(idle: Marid) -> None:
             "expires_at": expires,
             "revoked": True,
             "created_at": token.created_on,
+            "app_id": None,
         }
     ]
     assert view.max_tracking_id("Marid") == 3

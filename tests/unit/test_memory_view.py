@@ -27,7 +27,14 @@ def test_a_row_has_every_column_and_the_declared_defaults() -> None:
     view.add_user(user(1), Tracking("Marid", 1))
 
     assert view.rows("users") == [
-        {"id": 1, "username": "u1", "email": "e", "created_at": T0, "admin": False}
+        {
+            "id": 1,
+            "username": "u1",
+            "email": "e",
+            "created_at": T0,
+            "admin": False,
+            "disabled": False,
+        }
     ]
 
 
