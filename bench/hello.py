@@ -23,6 +23,8 @@ import uvicorn
 from litestar import Litestar, Response, get, post
 
 from infrastructure import logs
+from infrastructure.settings import Settings
+from ops.server import server_config
 
 LOG_LEVEL = "WARNING"  # as ceilings.py runs `marid serve`
 KEPT_HEADERS = ("link", "x-total-count", "location")
@@ -102,15 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     canned = fetch(args.marid_url.rstrip("/"), args.token)
     logs.configure(LOG_LEVEL, "human")
-    # The arguments of `marid serve`'s uvicorn.run (ops/serve.py), but the app.
-    uvicorn.run(
-        create_app(canned),
-        host=args.host,
-        port=args.port,
-        log_level=LOG_LEVEL.lower(),
-        log_config=logs.uvicorn_log_config(LOG_LEVEL),
-        timeout_graceful_shutdown=5,
-    )
+    # `marid serve`'s server (ops/server.py: its protocol with read timeouts, connection
+    # cap and proxy settings), serving this app instead.
+    settings = Settings(log_level=LOG_LEVEL)
+    uvicorn.Server(server_config(create_app(canned), settings, args.host, args.port)).run()
     return 0
 
 
