@@ -179,7 +179,13 @@ class Marid:
 
         s = self.settings
         dispatcher = WebhookDispatcher(
-            self.app, self.app.secrets, self.datastore, self.conninfo, self.read_models, s
+            self.app,
+            self.app.secrets,
+            self.datastore,
+            self.conninfo,
+            self.read_models,
+            s,
+            leadership=self.leadership,
         )
         if self._webhook_payloads is not None:  # the renderer a stopped one had
             dispatcher.install(self._webhook_payloads)

@@ -180,6 +180,15 @@ class Queries:
         if not select.startswith("SELECT "):
             raise ValueError(f"not a SELECT: {select[:40]!r}")
         paged = f"{select} WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
+        tables = select[select.index(f"FROM {source}") :]
+        if " JOIN " in tables:
+            # The page's ids first, then their joins: PostgreSQL joins every matching row
+            # before it sorts and cuts a page, and drops from the inner query the outer
+            # joins it does not need (to unique keys, unreferenced).
+            key = f"{source.split()[-1]}.id"
+            ids = f"SELECT {key} {tables} WHERE {where} ORDER BY {order} "
+            ids += "LIMIT %(limit)s OFFSET %(offset)s"
+            paged = f"{select} WHERE {key} = ANY(ARRAY({ids})) ORDER BY {order}"
         at = Page(max(page, 1), per_page, 0)
         rows = self.fetch_all(
             f"SELECT (SELECT count(*) FROM {source} WHERE {where}) AS _total, {paged[7:]}",

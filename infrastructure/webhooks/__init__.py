@@ -24,7 +24,7 @@ from infrastructure.webhooks.store import WebhookStore
 from projections.maintenance import Status, follower_status
 from projections.read_models import ReadModels
 from projections.rows import Page
-from projections.runner import Runner
+from projections.runner import Leadership, Runner
 
 if TYPE_CHECKING:  # imported where used: httpx is slow to import, and reading the
     # dispatcher's position (`dispatcher_status`) sends nothing
@@ -56,9 +56,13 @@ class WebhookDispatcher:
         settings: Settings,
         *,
         transport: Transport | None = None,
+        leadership: Leadership | None = None,
     ) -> None:
+        """`leadership`: the process's shared connection for leader locks (else the
+        dispatcher's runner holds its lock on a connection of its own)."""
         self.app = app
         self.conninfo = conninfo
+        self.leadership = leadership
         self.read_models = read_models
         self.settings = settings
         self.store = WebhookStore(datastore)  # its tables are made by `Marid.migrate`
@@ -110,7 +114,12 @@ class WebhookDispatcher:
                 stopping=self._stopping,
                 on_enqueued=self.sender.wake,
             )
-            self.runner = Runner(self.app, dispatch, self.conninfo)  # type: ignore[arg-type]  # Projection is invariant in its view
+            self.runner = Runner(
+                self.app,
+                dispatch,  # type: ignore[arg-type]  # Projection is invariant in its view
+                self.conninfo,
+                leadership=self.leadership,
+            )  # Projection is invariant in its view
             self.runner.start()
             self.sender.start()
 

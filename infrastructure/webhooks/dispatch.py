@@ -275,18 +275,14 @@ class WebhookDispatch(Projection[DispatchView]):
         once, by the last."""
         if not isinstance(event, NAMESPACE_UPDATES) or event.origin.request_id is None:
             return False
-        following = self.app.recorder.select_notifications(
-            start=tracking.notification_id, limit=1, inclusive_of_start=False
+        # The aggregate's next event, read by version: events of one save commit together,
+        # but their notification ids need not be adjacent, nor under the followers' horizon.
+        following = self.app.recorder.select_events(
+            event.originator_id, gt=event.originator_version, limit=1
         )
-        if not following:
+        if not following or following[0].originator_version != event.originator_version + 1:
             return False
-        notification = following[0]
-        if (
-            notification.originator_id != event.originator_id
-            or notification.originator_version != event.originator_version + 1
-        ):
-            return False
-        next_event = self.app.mapper.to_domain_event(notification)
+        next_event = self.app.mapper.to_domain_event(following[0])
         return isinstance(next_event, NAMESPACE_UPDATES) and next_event.origin == event.origin
 
     # The common path.

@@ -20,10 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-import psycopg
 from eventsourcing.persistence import Notification
 from eventsourcing.utils import get_topic
-from psycopg import sql
 
 from application.core import Outcome, utcnow
 from application.execution import RunPlan
@@ -86,7 +84,7 @@ class Worker:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.app = app  # its `leases` (bootstrap wires PostgreSQL's) hold the claims' heartbeats
-        self.conninfo = conninfo  # for the LISTEN connection
+        self.conninfo = conninfo
         self.builds = builds
         self.drivers = dict(drivers)
         self.config = config
@@ -107,6 +105,7 @@ class Worker:
         self._wanted: OrderedDict[int, None] = OrderedDict()
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        self._woken: threading.Event | None = None  # set to wake the log follower
         self._threads: list[threading.Thread] = []
         self._run_threads: dict[int, threading.Thread] = {}
         self.position = 0  # the last notification of its topics it followed
@@ -148,6 +147,9 @@ class Worker:
         and another worker runs them again, tagged `orphaned`)."""
         self._stopping.set()
         self._wake.set()
+        woken = self._woken
+        if woken is not None:
+            woken.set()  # the log follower stops now, not at its next tick
         deadline = time.monotonic() + timeout
         for thread in self._threads:  # first, so that no claim starts a run meanwhile
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -166,14 +168,13 @@ class Worker:
     # --- noticing builds -----------------------------------------------------------------
 
     def _listen(self) -> None:
-        """Follow the event log: LISTEN on a connection of its own (not one of the pool,
-        which serves commands), then read what was appended since the last position."""
+        """Follow the event log: woken by the process's one LISTEN connection (see
+        infrastructure.event_log), read what was appended since the last position."""
         position: int | None = None
-        channel = sql.Identifier(self.app.recorder.channel_name)
         while not self._stopping.is_set():
             try:
-                with psycopg.connect(self.conninfo, autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(channel))
+                with self.app.recorder.wakeups.listening() as woken:
+                    self._woken = woken
                     if position is None:  # builds before now are the sweep's
                         position = self.app.recorder.max_notification_id() or 0
                         self.position = position
@@ -184,10 +185,10 @@ class Worker:
                             position,
                         )
                     while not self._stopping.is_set():
+                        woken.clear()
                         position = self._read_log(position)
                         self.report.note(position)
-                        for _ in conn.notifies(timeout=LISTEN_TICK, stop_after=1):
-                            pass
+                        woken.wait(LISTEN_TICK)
             except Exception:
                 log.exception("worker %s lost the event log; following it again", self.name)
             self._stopping.wait(RETRY_INTERVAL)
