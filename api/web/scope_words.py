@@ -56,7 +56,7 @@ def grid() -> list[tuple[str, list[Choice]]]:
     """The scope checkboxes, a row per resource."""
     return [
         (
-            NOUNS[resource].capitalize(),
+            NOUNS[resource][:1].upper() + NOUNS[resource][1:],  # "SSH keys", not "Ssh keys"
             [Choice(f"{resource}:{p}", in_words(resource, p), p) for p in PERMISSIONS],
         )
         for resource in RESOURCES
