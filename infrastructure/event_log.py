@@ -124,8 +124,13 @@ class Horizon:
             row = conn.execute(self._scan, (self.settled, SCAN)).fetchone()
             assert row is not None
             ids: list[int] = row["ids"]
-            if not self._walk(conn, ids, _xids(row["running"])) or len(ids) < SCAN:
-                return self.settled
+            if self._walk(conn, ids, _xids(row["running"])):
+                if len(ids) < SCAN:
+                    return self.settled
+            elif self.pending.get(self.settled + 1):
+                return self.settled  # appends that may still commit it run: wait for them
+            # else an id first seen missing with no append left running: the next
+            # snapshot decides it at once (a rolled-back append's ids need no wait)
 
     def _start(self, conn: psycopg.Connection[DictRow]) -> None:
         """The first horizon: the head of the log once the appends running when it was
@@ -276,21 +281,35 @@ class MaridRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        try:
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return ids
-        finally:  # a rolled-back append leaves ids missing for good: let followers look
-            self.announce()
-
-    def announce(self) -> None:
-        """Wake this process's followers, and other processes' through NOTIFY (outside any
-        transaction: NOTIFY in a writing transaction serialises commits database-wide)."""
-        self.wakeups.wake()
+        """As eventsourcing's (one pipelined transaction), then NOTIFY in the same
+        pipeline after the COMMIT: its own transaction, which writes nothing and so waits
+        for no WAL flush (NOTIFY in the appending transaction would hold a server-wide lock
+        through the commit's flush, serialising every append)."""
+        failure: Exception | None = None
+        ids: Sequence[int] | None = None
         try:
             with self.datastore.get_connection() as conn:
-                conn.execute(self._notify)
-        except Exception:  # the others look again within IDLE_TICK
-            log.debug("could not NOTIFY the event log's channel", exc_info=True)
+                with conn.pipeline() as pipeline:
+                    with conn.transaction():
+                        with conn.cursor() as curs:
+                            self._insert_events(curs, stored_events, **kwargs)
+                        if stored_events:
+                            with conn.cursor() as curs:
+                                try:
+                                    self._insert_stored_events(curs, stored_events, **kwargs)
+                                    pipeline.sync()  # a conflict raises here, not at COMMIT
+                                    ids = self._fetch_ids_after_insert_events(
+                                        curs, stored_events, **kwargs
+                                    )
+                                except Exception as exc:  # raised once the pipeline ends
+                                    failure = exc
+                    if failure is None:
+                        conn.execute(self._notify)
+                if failure is not None:
+                    raise failure
+        finally:  # a rolled-back append leaves ids missing for good: followers look again
+            self.wakeups.wake()
+        return ids
 
     def horizon(self) -> int:
         """Every notification id up to this one is final."""

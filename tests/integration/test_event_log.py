@@ -218,3 +218,31 @@ def test_commands_saved_concurrently_reach_every_read_model(marid: Marid) -> Non
     assert marid.users.count_users() == 16
     rows = marid.namespaces.fetch_all("SELECT count(*) AS n FROM namespaces")
     assert rows[0]["n"] == 80
+
+
+def test_a_save_notifies_other_processes_after_its_commit(marid: Marid, connect: Any) -> None:
+    listener = connect(autocommit=True)
+    listener.execute("LISTEN marid_events")
+
+    marid.app.register_user("ann", "ann@example.com", ORIGIN)
+
+    assert len(list(listener.notifies(timeout=5, stop_after=1))) == 1
+
+
+def test_a_conflicting_save_fails_whole_and_followers_pass_the_ids_it_took(
+    marid: Marid, recorder: MaridRecorder
+) -> None:
+    from eventsourcing.persistence import IntegrityError
+
+    from domain.index import Index
+
+    first = Index(kind="probe", key="k", holder=1, origin=ORIGIN)
+    twin = Index(kind="probe", key="k", holder=2, origin=ORIGIN)  # the same aggregate id
+    marid.app.save(first)
+    with pytest.raises(IntegrityError):
+        marid.app.save(twin)
+    later = Index(kind="probe", key="other", holder=3, origin=ORIGIN)
+    [recording] = marid.app.save(later)
+
+    assert recorder.horizon() >= recording.notification.id
+    assert marid.app.repository.get(first.id).holder == 1
