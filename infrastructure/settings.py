@@ -112,6 +112,17 @@ def _limit(env: Mapping[str, str], key: str, default: float | None) -> float | N
     return value or None
 
 
+_BLOB_URL = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9._/-]*)?")
+
+
+def _blob_url(env: Mapping[str, str], key: str) -> str | None:
+    """A directory, or `s3://bucket/prefix` (a valid bucket name; any other scheme is refused)."""
+    raw = (env.get(key) or "").strip()
+    if "://" in raw and not _BLOB_URL.fullmatch(raw):
+        raise SettingsError(f"{key} must be a directory or s3://bucket/prefix, not {raw!r}")
+    return raw or None
+
+
 def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
     raw = (env.get(key) or choices[0]).strip().lower()
     if raw not in choices:
@@ -187,6 +198,8 @@ class Settings:
     startup_timeout: float = 30.0
     # Bytes of objects, images and artifacts one user may keep (None: no quota).
     user_quota: int | None = 20 * 1024**3
+    # Where blobs live: a directory, or s3://bucket/prefix (None: `<data dir>/blobs`).
+    blob_url: str | None = None
 
     @classmethod
     def from_env(
@@ -251,4 +264,5 @@ class Settings:
             request_read_timeout=_seconds(env, "MARID_REQUEST_READ_TIMEOUT", 30.0),
             startup_timeout=_seconds(env, "MARID_STARTUP_TIMEOUT", 30.0),
             user_quota=_size(env, "MARID_USER_QUOTA", 20 * 1024**3),
+            blob_url=_blob_url(env, "MARID_BLOB_URL"),
         )
