@@ -27,6 +27,7 @@ from infrastructure.cipher import AesGcmBox
 from infrastructure.database import eventsourcing_env, start_embedded
 from infrastructure.ids import PostgresIds
 from infrastructure.leases import PostgresLeases
+from infrastructure.migration_lock import migration_lock
 from infrastructure.namespace_members import ReadModelNamespaceMembers
 from infrastructure.passwords import Argon2Passwords
 from infrastructure.scheduler import CronScheduler
@@ -127,8 +128,13 @@ class Marid:
         """Create missing tables and rebuild read models whose tables are of an older shape.
 
         Long-running processes (`serve`, runners, workers) call it; one-shot commands run
-        it only on a database that lacks a read model (`migrated()`).
+        it only on a database that lacks a read model (`migrated()`). Any number of
+        processes may call it at once: they take turns (`migration_lock`).
         """
+        with migration_lock(self.conninfo):
+            self._create_tables()
+
+    def _create_tables(self) -> None:
         for recorder in self._event_recorders():
             recorder.create_table()
         create_gaps_table(self.datastore)
