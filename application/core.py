@@ -157,9 +157,12 @@ class CoreApplication(Application[UUID]):
         """The index aggregate guarding `key`, or None when it was never claimed."""
         return self.load(index_id(kind, key), Index)
 
-    def claim(self, kind: str, key: str, holder: int, origin: Origin) -> Index:
-        """The index aggregate for `key`, claimed for `holder` (raises KeyTakenError)."""
-        index = self.find_index(kind, key)
+    def claim(
+        self, kind: str, key: str, holder: int, origin: Origin, found: Index | None = None
+    ) -> Index:
+        """The index aggregate for `key`, claimed for `holder` (raises KeyTakenError).
+        `found`: the index as the caller has just loaded it (it is not loaded again)."""
+        index = found if found is not None else self.find_index(kind, key)
         if index is None:
             return Index(kind=kind, key=key, holder=holder, origin=origin)
         index.claim(holder, origin)

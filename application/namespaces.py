@@ -83,8 +83,10 @@ class NamespaceCases(CoreApplication):
         errors = Errors()
         errors.extend("name", name_errors(name))
         # Checked here too so that a taken name is reported with every other failed
-        # rule; the claim below still guards against a concurrent writer.
-        if name and self.holder("namespace", name_key(owner_id, name)) is not None:
+        # rule; the claim below (of the index loaded here) still guards against a
+        # concurrent writer: the save fails if another saved the index meanwhile.
+        index = self.find_index("namespace", name_key(owner_id, name)) if name else None
+        if index is not None and index.holder is not None:
             errors.add("name", NAME_TAKEN)
         validate_fields(errors, description=description, visibility=visibility)
         parent_ns = None
@@ -99,7 +101,7 @@ class NamespaceCases(CoreApplication):
         assert name is not None  # checked by name_errors
         ns_id = self.ids.next_id("namespace")
         try:
-            index = self.claim("namespace", name_key(owner_id, name), ns_id, origin)
+            index = self.claim("namespace", name_key(owner_id, name), ns_id, origin, index)
         except KeyTakenError:
             raise ValidationError({"name": [NAME_TAKEN]}) from None
         if parent_ns is None:

@@ -32,17 +32,18 @@ class PostgresIds:
         sequence = f"marid_{kind}_ids"
         with self._lock:
             created = kind in self._created
-        with self.datastore.transaction(commit=True) as curs:
-            if not created:
+        draw = "SELECT nextval(%s::regclass) AS id FROM generate_series(1, %s) ORDER BY 1"
+        if created:  # one statement: sequences are not transactional, so no BEGIN/COMMIT
+            with self.datastore.get_connection() as conn:
+                rows = conn.execute(draw, (sequence, n)).fetchall()
+        else:
+            with self.datastore.transaction(commit=True) as curs:
                 # CREATE SEQUENCE IF NOT EXISTS races with itself (a unique violation in
                 # pg_class) when two processes create the same sequence at once.
                 curs.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(f"marid:ids:{kind}"),))
                 curs.execute(f"CREATE SEQUENCE IF NOT EXISTS {sequence}")
-            curs.execute(
-                "SELECT nextval(%s::regclass) AS id FROM generate_series(1, %s) ORDER BY 1",
-                (sequence, n),
-            )
-            rows = curs.fetchall()
+                curs.execute(draw, (sequence, n))
+                rows = curs.fetchall()
         if not created:
             with self._lock:  # only once committed: a rolled-back CREATE created nothing
                 self._created.add(kind)
