@@ -52,7 +52,10 @@ def _unsatisfiable(size: int) -> HTTPException:
 def blob_response(blobs: BlobStore, key: str, media_type: str, range_header: str | None) -> Stream:
     """Stream a blob (or the one byte range asked for) with its length; 404 if it is gone.
 
-    The file is opened here, so that a delete racing the download cannot cut it short.
+    The blob is opened and its first chunk read here, so that a delete racing the download
+    answers 404 or cannot cut it short (an open file, or an S3 GET under way, reads on).
+    Reading starts at the range's first byte: a remote store fetches from there (S3: a
+    ranged GET), never the bytes before it.
     """
     try:
         opened = blobs.open(key)
@@ -62,29 +65,39 @@ def blob_response(blobs: BlobStore, key: str, media_type: str, range_header: str
     try:
         size = handle.seek(0, os.SEEK_END)
         span = byte_range(range_header, size)
+        start, end = span if span is not None else (0, size - 1)
+        length = end - start + 1
+        handle.seek(start)
+        first = handle.read(min(READ_CHUNK, length)) if length > 0 else b""
+    except FileNotFoundError:
+        opened.__exit__(None, None, None)
+        raise NotFoundException() from None
     except BaseException:
         opened.__exit__(None, None, None)
         raise
-    start, end = span if span is not None else (0, size - 1)
     headers = {
         "content-type": media_type,
-        "content-length": str(end - start + 1),
+        "content-length": str(length),
         "accept-ranges": "bytes",
     }
     if span is not None:
         headers["content-range"] = f"bytes {start}-{end}/{size}"
     return Stream(
-        _chunks(opened, handle, start, end - start + 1),
+        _chunks(opened, handle, first, length - len(first)),
         status_code=206 if span is not None else 200,
         headers=headers,
     )
 
 
 def _chunks(
-    opened: contextlib.AbstractContextManager[BinaryIO], handle: BinaryIO, start: int, length: int
+    opened: contextlib.AbstractContextManager[BinaryIO],
+    handle: BinaryIO,
+    first: bytes,
+    length: int,
 ) -> Iterator[bytes]:
     try:
-        handle.seek(start)
+        if first:
+            yield first
         while length > 0 and (chunk := handle.read(min(READ_CHUNK, length))):
             length -= len(chunk)
             yield chunk

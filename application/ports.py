@@ -42,6 +42,10 @@ class BlobStore(Protocol):
 
     def delete(self, key: str) -> None: ...
 
+    def listing(self) -> Iterator[tuple[str, datetime]]:
+        """Every stored key with the time it was last written (for the orphan sweeper)."""
+        ...
+
 
 class BuildInputs(Protocol):
     """What a build snapshots at submit time: an owner's personal and a namespace's resources.

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from application.ports import BlobInfo
+from application.ports import BlobInfo, BlobStore
+from infrastructure.settings import Settings
 
 KEY_RE = re.compile(r"^[a-z0-9_-]+(/[A-Za-z0-9._-]+)*$")
 
@@ -67,3 +70,24 @@ class FileBlobStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def listing(self) -> Iterator[tuple[str, datetime]]:
+        """Every blob's key and when it was last written (a crashed upload's temporary file
+        too: no read model names it, so the sweeper removes it)."""
+        for directory, _, files in os.walk(self.root):
+            for name in files:
+                path = Path(directory, name)
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+                    yield path.relative_to(self.root).as_posix(), modified
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """The store `MARID_BLOB_URL` names: S3-compatible for `s3://`, else a directory
+    (default `<data dir>/blobs`)."""
+    url = settings.blob_url
+    if url and url.startswith("s3://"):
+        from infrastructure.s3_blobs import S3BlobStore  # boto3 is slow to import
+
+        return S3BlobStore(url)
+    return FileBlobStore(Path(url) if url else settings.data_dir / "blobs")

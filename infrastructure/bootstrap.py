@@ -20,7 +20,7 @@ from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
 from application.core import Outcome, utcnow
-from infrastructure.blobs import FileBlobStore
+from infrastructure.blobs import blob_store
 from infrastructure.build_inputs import ReadModelBuildInputs
 from infrastructure.build_logs import BuildLogs
 from infrastructure.cipher import AesGcmBox
@@ -108,7 +108,7 @@ class Marid:
         self.variables = ResourceQueries(self.datastore, "variables", "key")
         self.keys = ResourceQueries(self.datastore, "keys", "name")
         self.objects = ResourceQueries(self.datastore, "objects", "name")
-        self.blobs = FileBlobStore(settings.data_dir / "blobs")
+        self.blobs = blob_store(settings)  # MARID_BLOB_URL: a directory or S3
         self.images = ImageQueries(self.datastore)
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
