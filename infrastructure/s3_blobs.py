@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, suppress
@@ -39,7 +40,7 @@ def s3_client(endpoint_url: str | None = None) -> Any:
     RGW, Garage) do not all accept the CRC trailers botocore adds by default. A custom
     endpoint is addressed by path (http://host/bucket), as such stores expect."""
     session = boto3.session.Session()
-    endpoint = endpoint_url or session.get_config_variable("endpoint_url") or None
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
     config = Config(
         max_pool_connections=50,
         retries={"mode": "standard"},

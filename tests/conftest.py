@@ -31,6 +31,7 @@ from infrastructure.tokens import generate_token, hash_token
 Client = TestClient[Litestar]
 TEST_ORIGIN = Origin.system("test")
 SECRET_KEY = "test-secret-key-of-at-least-32-bytes!!"
+pytest_plugins = ["tests.s3_support"]  # `s3`: an S3-compatible server and a bucket
 
 
 @pytest.fixture(scope="session")
