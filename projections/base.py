@@ -44,6 +44,10 @@ def create_tables(datastore: PostgresDatastore, name: str, *statements: str) -> 
             curs.execute(statement)
 
 
+# A guarded write's locks: the swap lock shared (see `View`), the writer lock (`writer_lock`).
+GUARD = "SELECT pg_advisory_xact_lock_shared(%s), pg_advisory_xact_lock(%s)"
+
+
 def _nothing(rows: Rows) -> None:
     pass
 
@@ -151,6 +155,14 @@ class View(ReadModel, PostgresTrackingRecorder):
     def swap_lock(self) -> int:
         return lock_key(f"marid:swap:{self.projection_name}")
 
+    @property
+    def writer_lock(self) -> int:
+        """Held while a transaction reads the tracking record and writes: a leader that lost
+        its lock and still applies a batch, and the new leader, take turns, so the second
+        sees what the first recorded (the tracking upsert alone lets a longer batch repeat
+        the events of a shorter one that committed meanwhile)."""
+        return lock_key(f"marid:writer:{self.projection_name}")
+
     # Whether a follower may apply several events in one transaction (`batch`).
     batchable: ClassVar[bool] = True
 
@@ -164,7 +176,7 @@ class View(ReadModel, PostgresTrackingRecorder):
             return
         with self.datastore.transaction(commit=True) as curs:
             if self.guarded:
-                curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.swap_lock,))
+                curs.execute(GUARD, (self.swap_lock, self.writer_lock))
                 current = self._max_tracking_id(tracking.application_name, curs)
                 if current is not None and current >= tracking.notification_id:
                     return
@@ -179,7 +191,7 @@ class View(ReadModel, PostgresTrackingRecorder):
         with self.datastore.transaction(commit=True) as curs:
             done = None
             if self.guarded:
-                curs.execute("SELECT pg_advisory_xact_lock_shared(%s)", (self.swap_lock,))
+                curs.execute(GUARD, (self.swap_lock, self.writer_lock))
                 done = self._max_tracking_id(last.application_name, curs)
             self._batches.current = _Batch(curs, done)
             try:

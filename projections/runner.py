@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import closing, nullcontext
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +28,22 @@ log = logging.getLogger("marid.projections")
 
 BATCH = 500  # events read, and applied in one transaction, at a time
 IDLE_WAIT = 5.0  # seconds a quiet runner waits for a wake-up before it looks anyway
+CHECK_INTERVAL = 1.0  # seconds between checks that the leader locks are still held
+# A dead peer or network is noticed in seconds, not after the kernel's two hours.
+KEEPALIVE: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 10000,
+    "connect_timeout": 10,
+}
+# Which of the given advisory locks (bigint keys) this session holds.
+HELD = (
+    "SELECT (classid::bigint << 32) | objid::bigint FROM pg_locks WHERE locktype = 'advisory' "
+    "AND objsubid = 1 AND granted AND pid = pg_backend_pid() "
+    "AND ((classid::bigint << 32) | objid::bigint) = ANY(%s)"
+)
 
 
 class Leadership:
@@ -34,22 +51,55 @@ class Leadership:
 
     A connection per runner would cost a process a dozen idle connections. The locks of one
     session are reentrant, so a process must run at most one runner per lock on it.
+
+    While it holds locks, a watcher thread checks every `check_interval` seconds that the
+    server still holds them for this session (pg_locks of its backend). When the connection
+    dies (the server restarted, the backend was terminated, the network is away) every
+    lock is lost at once: `holds` turns False for each, within `check_interval` plus the
+    connection's timeouts, the runners holding them are woken (`on_loss`) and stop
+    following, and their next `try_acquire` competes again on a new connection.
     """
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, check_interval: float = CHECK_INTERVAL) -> None:
         self.conninfo = conninfo
+        self.check_interval = check_interval
         self._conn: psycopg.Connection[Any] | None = None
         self._guard = threading.Lock()
+        self._held: set[int] = set()
+        self._on_loss: dict[int, Callable[[], None]] = {}
+        self._watcher: threading.Thread | None = None
+        self._closed = threading.Event()
 
-    def try_acquire(self, key: int) -> bool:
+    def try_acquire(self, key: int, on_loss: Callable[[], None] | None = None) -> bool:
+        """Take `key` if no session holds it; `on_loss` is called (from the watcher) if the
+        lock is lost while held."""
         with self._guard:
             if self._conn is None or self._conn.closed or self._conn.broken:
-                self._conn = psycopg.connect(self.conninfo, autocommit=True)
+                self._conn = psycopg.connect(self.conninfo, autocommit=True, **KEEPALIVE)
             row = self._conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
-            return row is not None and bool(row[0])
+            if row is None or not row[0]:
+                return False
+            self._held.add(key)
+            if on_loss is not None:
+                self._on_loss[key] = on_loss
+            self._watch()
+            return True
+
+    def holds(self, key: int) -> bool:
+        """Whether the lock is still held, as of the last check."""
+        return key in self._held
+
+    def pid(self) -> int | None:
+        """The server process of the lock connection (for tests and logs)."""
+        conn = self._conn
+        return None if conn is None or conn.closed else conn.info.backend_pid
 
     def release(self, key: int) -> None:
         with self._guard:
+            if key not in self._held:
+                return  # lost with the connection: the server released it
+            self._held.discard(key)
+            self._on_loss.pop(key, None)
             if self._conn is None or self._conn.closed or self._conn.broken:
                 return  # the server released the session's locks with it
             try:
@@ -57,11 +107,55 @@ class Leadership:
             except psycopg.Error:
                 log.warning("could not release leader lock %s", key, exc_info=True)
 
-    def close(self) -> None:
+    def check(self) -> set[int]:
+        """Compare the locks held with the server's; forget (and report) the lost ones."""
         with self._guard:
+            if not self._held:
+                return set()
+            try:
+                if self._conn is None or self._conn.closed or self._conn.broken:
+                    raise psycopg.OperationalError("the lock connection is closed")
+                rows = self._conn.execute(HELD, (list(self._held),)).fetchall()
+                lost = self._held - {int(row[0]) for row in rows}
+            except psycopg.Error:
+                log.warning("lost the leader lock connection", exc_info=True)
+                lost = set(self._held)
+                if self._conn is not None:
+                    self._conn.close()
+                self._conn = None
+            self._held -= lost
+            callbacks = [self._on_loss.pop(key) for key in lost if key in self._on_loss]
+        for callback in callbacks:
+            callback()
+        if lost:
+            log.warning("leader locks lost: %s", sorted(lost))
+        return lost
+
+    def _watch(self) -> None:
+        if self._watcher is None or not self._watcher.is_alive():
+            self._watcher = threading.Thread(
+                target=self._watch_loop, name="leadership-watch", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._closed.wait(self.check_interval):
+            try:
+                self.check()
+            except Exception:  # the watcher must outlive any surprise
+                log.exception("checking the leader locks failed")
+
+    def close(self) -> None:
+        self._closed.set()
+        with self._guard:
+            self._held.clear()
+            self._on_loss.clear()
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+        watcher = self._watcher
+        if watcher is not None and watcher is not threading.current_thread():
+            watcher.join(timeout=5)
 
 
 class Runner:
@@ -131,7 +225,7 @@ class Runner:
             leadership = self.leadership or Leadership(self.conninfo)
             try:
                 if self._lead(leadership, key):
-                    self._follow()
+                    self._follow(partial(leadership.holds, key))
             except Exception:
                 log.exception("projection %s failed; retrying", self.name)
             finally:
@@ -144,15 +238,23 @@ class Runner:
 
     def _lead(self, leadership: Leadership, key: int) -> bool:
         while not self._stopping.is_set():
-            if leadership.try_acquire(key):
+            if leadership.try_acquire(key, on_loss=self._lost):
                 self.is_leader = True
                 return True
             self._stopping.wait(self.retry_interval)
         return False
 
-    def _follow(self) -> None:
+    def _lost(self) -> None:
+        """The leader lock was lost (its connection died): stop following now."""
+        woken = self._woken
+        if woken is not None:
+            woken.set()
+
+    def _follow(self, leads: Callable[[], bool]) -> None:
         """Read the log in batches past the position, each applied in one transaction;
-        wait for a wake-up (the process's one LISTEN connection) when there is no more."""
+        wait for a wake-up (the process's one LISTEN connection) when there is no more.
+        Ends when `leads()` turns False (the lock was lost): a batch applied meanwhile is
+        still applied exactly once (the view's tracking record)."""
         start = self.view.max_tracking_id(self.app.name) or 0
         self._set_position(start)
         events_table = f"{self.app.name.lower()}_events"
@@ -162,7 +264,7 @@ class Runner:
         topics = list(self.projection.topics)
         with recorder.wakeups.listening() as woken, closing(gaps):
             self._woken = woken
-            while not self._stopping.is_set():
+            while not self._stopping.is_set() and leads():
                 woken.clear()
                 batch = recorder.select_notifications(
                     start=self.position, limit=BATCH, topics=topics, inclusive_of_start=False
