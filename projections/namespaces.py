@@ -37,7 +37,8 @@ class NamespacesTables(ReadModel):
         """A tree shares its root's visibility: a child takes the root's current value."""
 
         def change(rows: Rows) -> None:
-            root = rows.find("namespaces", id=row["root_id"])
+            is_root = row["root_id"] == row["id"]  # then nothing to look up: one statement
+            root = None if is_root else rows.find("namespaces", id=row["root_id"])
             visibility = row["visibility"] if root is None else root["visibility"]
             rows.insert("namespaces", {**row, "visibility": visibility})
 
