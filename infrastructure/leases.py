@@ -6,7 +6,8 @@ output). One row per build (the primary key), naming the claim that holds it: ta
 lease over is then one `INSERT ... ON CONFLICT DO UPDATE ... WHERE`, which PostgreSQL
 applies to the row as it is after any concurrent renewal has committed. Of a renewal and a
 takeover racing, whichever comes second sees the first: the renewal is refused, or the
-takeover finds the lease live.
+takeover finds the lease live. Whether a lease is live is decided on the database's
+clock (`now()`), never the worker's: machines' clocks differ.
 """
 
 from __future__ import annotations
@@ -37,13 +38,17 @@ class PostgresLeases:
         )
 
     def acquire(self, build_id: int, claim: str, until: datetime, now: datetime) -> bool:
+        """`now` is the caller's clock, which is not trusted: whether another claim's lease
+        still runs is judged by the database's clock, the one clock every machine shares,
+        so a worker whose clock runs ahead cannot take a live lease over."""
         with self.datastore.transaction(commit=True) as curs:
             curs.execute(
                 f"INSERT INTO {TABLE} AS held (build_id, claim, lease_until) VALUES (%s, %s, %s) "
                 "ON CONFLICT (build_id) DO UPDATE SET claim = excluded.claim, "
                 "lease_until = excluded.lease_until "
-                "WHERE held.claim = excluded.claim OR held.lease_until < %s RETURNING build_id",
-                (build_id, claim, until, now),
+                "WHERE held.claim = excluded.claim OR held.lease_until < now() "
+                "RETURNING build_id",
+                (build_id, claim, until),
             )
             return curs.fetchone() is not None
 

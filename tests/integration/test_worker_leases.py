@@ -242,3 +242,18 @@ def test_of_workers_racing_for_expired_builds_exactly_one_claims_each(
         assert names.count("Claimed") == 2  # the dead worker's and the winner's
         assert names.count("Orphaned") == 1
         assert leases.expiry(build_id, winner.claim) is not None
+
+
+def test_a_worker_whose_clock_runs_an_hour_ahead_cannot_take_a_live_lease_over(
+    marid: Marid, owner: int, leases: PostgresLeases
+) -> None:
+    build_id = submit(marid, owner)
+    plan = claimed(marid, build_id, "w1")
+    held_until = leases.expiry(build_id, plan.claim)
+    marid.app.clock = lambda: datetime.now(UTC) + timedelta(hours=1)  # the other machine's
+
+    taken = claim(marid, build_id, "ahead")
+
+    assert taken is None
+    assert leases.expiry(build_id, plan.claim) == held_until
+    assert event_names(marid, build_id) == ["Submitted", "Claimed"]
