@@ -20,6 +20,7 @@ from eventsourcing.projection import Projection
 
 from application.app import MaridApplication
 from application.core import Outcome, utcnow
+from infrastructure.blob_sweeper import BlobSweeper
 from infrastructure.blobs import blob_store
 from infrastructure.build_inputs import ReadModelBuildInputs
 from infrastructure.build_logs import BuildLogs
@@ -109,6 +110,9 @@ class Marid:
         self.keys = ResourceQueries(self.datastore, "keys", "name")
         self.objects = ResourceQueries(self.datastore, "objects", "name")
         self.blobs = blob_store(settings)  # MARID_BLOB_URL: a directory or S3
+        self.blob_sweeper = BlobSweeper(
+            self.blobs, self.datastore, self.read_models, app.recorder.max_notification_id
+        )
         self.images = ImageQueries(self.datastore)
         self.builds = BuildQueries(self.datastore)
         self.build_inputs = ReadModelBuildInputs(self.datastore)
@@ -212,6 +216,7 @@ class Marid:
             self.scheduler.start()  # the Cron aggregate makes it safe in every process
         if self.settings.run_webhooks:
             self.webhook_dispatcher.start()  # once the API installs its payload renderer
+        self.blob_sweeper.start(self.leadership, "marid:blob-sweeper")  # one process sweeps
 
     def settle(self, outcome: Outcome[T]) -> T:
         """Wait until the read models hold an outcome's events, then return its value;
@@ -272,6 +277,7 @@ class Marid:
         if dispatcher is not None:
             dispatcher.signal_stop()  # first: it may be waiting on a read model
         self.scheduler.stop()
+        self.blob_sweeper.stop()
         downloads: Downloads | None = built.pop("downloads", None)
         if downloads is not None:
             downloads.stop()
