@@ -12,7 +12,8 @@ and default keys), and checks the host key by `MARID_SSH_HOST_KEY_POLICY`:
 The known-hosts file is `MARID_SSH_KNOWN_HOSTS` (default `~/.ssh/known_hosts` of the
 worker's user). Each build gets a fresh private directory on the host (`mktemp -d`) with
 its workspace, HOME and TMPDIR, removed when the build ends. Each job runs in the process
-group sshd gives the session; stopping a job signals that group and closes the channel.
+group sshd gives the session; stopping a job signals that group and closes the channel,
+and a job whose worker died is killed on the host when its session ends (`WRAPPER`).
 The build runs with the remote user's rights on that host: the host is the sandbox.
 """
 
@@ -50,7 +51,12 @@ POLICIES = ("reject", "accept-new", "ignore")
 # One job: record the session's process group id (the shell's pid: sshd makes each session
 # a process group of its own), start from a clean environment, load the build's variables,
 # run the script as a child, then end whatever it left running in the group.
+# The lifeline (as the os driver's, infrastructure/drivers/lifeline.py): a watcher reads the
+# session's stdin, which only the worker's end of the channel writes to; when the worker
+# dies, however abruptly, sshd closes the session and the watcher, reading end-of-file,
+# kills the whole group. The job itself reads /dev/null.
 WRAPPER = (
+    "exec 3<&0 </dev/null; { cat <&3 >/dev/null 2>&1; kill -KILL 0; } & exec 3<&-; "
     '. "$0" && rm -f "$0" && /bin/sh "$1"; s=$?; trap "" TERM; kill -TERM 0 2>/dev/null; exit "$s"'
 )
 _known_hosts_lock = threading.Lock()  # accept-new writes the known-hosts file

@@ -4,8 +4,13 @@ API, stopping remote jobs, and the host-key policies."""
 from __future__ import annotations
 
 import hashlib
+import os
+import signal
+import socket
 import subprocess
+import threading
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -227,3 +232,43 @@ def test_addresses_are_host_and_optional_port(address: str, parsed: tuple[str, i
 def test_bad_addresses_are_driver_errors(address: str) -> None:
     with pytest.raises(DriverError):
         parse_address(address)
+
+
+def alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting to be reaped does not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_a_remote_job_dies_with_its_worker(sshd: Sshd, tmp_path: Path) -> None:
+    """The worker's connection ends abruptly (as when it is SIGKILLed): the job it started
+    on the host is gone within seconds, rather than running on beside the build's rerun."""
+    driver = SshDriver({"address": sshd.address}, options(sshd, tmp_path / "kh", "ignore"))
+    driver.create(lambda _: None)
+    pid_file = Path(driver.workspace) / "job.pid"
+    script = job_script(["echo $$ > job.pid", "exec sleep 300"])
+    ended: list[object] = []
+
+    def run() -> None:
+        try:
+            ended.append(driver.run(script, driver.base_env(), lambda _: None, Cancel()))
+        except Exception as exc:  # the connection was cut under it
+            ended.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    pid = int(until(lambda: pid_file.exists() and pid_file.read_text().strip(), 10, "the job"))
+    try:
+        assert alive(pid)
+        driver._client.get_transport().sock.shutdown(socket.SHUT_RDWR)  # the worker died
+
+        until(lambda: not alive(pid), 5, "the remote job to die with its worker")
+    finally:
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        runner.join(10)
+        with suppress(Exception):
+            driver.destroy()
