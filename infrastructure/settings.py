@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -130,6 +131,10 @@ def _choice(env: Mapping[str, str], key: str, choices: tuple[str, ...]) -> str:
     return raw
 
 
+def _qemu_installed() -> bool:
+    return bool(shutil.which("qemu-system-x86_64") and shutil.which("qemu-img"))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything marid reads from its environment."""
@@ -179,6 +184,15 @@ class Settings:
     docker_cpus: float | None = None
     docker_pids: int | None = 1024
     docker_network: str | None = None
+    # The qemu driver: base images (`<dir>/<arch>/<name>.qcow2`; None: only uploaded ones),
+    # acceleration (auto: KVM when a probe boots under it, else TCG), CPUs and memory in
+    # bytes per VM, seconds to wait for its SSH, and the private key that logs in as root.
+    qemu_images: Path | None = None
+    qemu_accel: str = "auto"  # or kvm, tcg
+    qemu_cpus: int = 1
+    qemu_memory: int = 1024**3
+    qemu_boot_timeout: float = 120.0
+    qemu_key: str | None = None
     # Operations: `json` for JSON-lines logs; /readyz fails while a read model lags by this
     # many events or more; /metrics asks for this bearer token when it is set.
     log_format: str = "human"
@@ -206,9 +220,11 @@ class Settings:
         cls,
         env: Mapping[str, str] | None = None,
         docker_answers: Callable[[Mapping[str, str]], bool] | None = None,
+        qemu_installed: Callable[[], bool] | None = None,
     ) -> Settings:
-        """`docker_answers` tells whether a Docker daemon answers (default: ask it), which
-        the default `MARID_DRIVERS` depends on."""
+        """`docker_answers` tells whether a Docker daemon answers (default: ask it) and
+        `qemu_installed` whether qemu is (default: look on PATH), which the default
+        `MARID_DRIVERS` depends on."""
         env = os.environ if env is None else env
         drivers = tuple(d.strip() for d in env.get("MARID_DRIVERS", "").split(",") if d.strip())
         if not drivers:
@@ -217,6 +233,8 @@ class Settings:
 
                 docker_answers = daemon_answers
             drivers = ("os", "docker") if docker_answers(env) else ("os",)
+            if (qemu_installed or _qemu_installed)():
+                drivers = (*drivers, "qemu")
         return cls(
             database_url=env.get("MARID_DATABASE_URL") or None,
             data_dir=Path(env.get("MARID_DATA_DIR") or "var"),
@@ -252,6 +270,12 @@ class Settings:
             docker_cpus=_limit(env, "MARID_DOCKER_CPUS", None),
             docker_pids=_count(env, "MARID_DOCKER_PIDS", 1024) or None,
             docker_network=(env.get("MARID_DOCKER_NETWORK") or "").strip() or None,
+            qemu_images=Path(env["MARID_QEMU_IMAGES"]) if env.get("MARID_QEMU_IMAGES") else None,
+            qemu_accel=_choice(env, "MARID_QEMU_ACCEL", ("auto", "kvm", "tcg")),
+            qemu_cpus=_int(env, "MARID_QEMU_CPUS", 1),
+            qemu_memory=_size(env, "MARID_QEMU_MEMORY", 1024**3) or 1024**3,
+            qemu_boot_timeout=_seconds(env, "MARID_QEMU_BOOT_TIMEOUT", 120.0),
+            qemu_key=env.get("MARID_QEMU_KEY") or None,
             log_format=_choice(env, "MARID_LOG_FORMAT", ("human", "json")),
             ready_max_lag=_int(env, "MARID_READY_MAX_LAG", 1000),
             metrics_token=(env.get("MARID_METRICS_TOKEN") or "").strip() or None,

@@ -105,7 +105,9 @@ def test_bad_worker_settings_are_refused(key: str, value: str) -> None:
 def test_drivers_default_to_os_plus_docker_when_a_docker_daemon_answers(
     answers: bool, drivers: tuple[str, ...]
 ) -> None:
-    assert Settings.from_env({}, docker_answers=lambda env: answers).drivers == drivers
+    settings = Settings.from_env({}, lambda env: answers, qemu_installed=lambda: False)
+    assert settings.drivers == drivers
+    assert Settings.from_env({}, lambda env: answers, lambda: True).drivers == (*drivers, "qemu")
     assert Settings.from_env({"MARID_DRIVERS": "ssh"}, docker_answers=lambda env: True).drivers == (
         "ssh",
     )
