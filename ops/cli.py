@@ -15,6 +15,7 @@ from infrastructure import logs
 from infrastructure.settings import Settings, SettingsError
 from ops.accounts import cmd_tokens, cmd_users
 from ops.arguments import UsageError
+from ops.blobs import cmd_blobs
 from ops.parser import build_parser
 from ops.processes import cmd_scheduler, cmd_webhooks, cmd_worker
 from ops.projections import cmd_projections
@@ -71,4 +72,5 @@ HANDLERS: dict[str, Callable[[Settings, argparse.Namespace], None]] = {
     "scheduler": cmd_scheduler,
     "webhooks": cmd_webhooks,
     "worker": cmd_worker,
+    "blobs": cmd_blobs,
 }

@@ -82,6 +82,12 @@ def build_parser() -> Parser:
 
     commands.add_parser("scheduler", help="fire due crons (and run projections), without the API")
 
+    blobs = commands.add_parser("blobs", help="stored files").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    sweep = blobs.add_parser("sweep", help="remove files no object, image or artifact names")
+    sweep.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
+
     webhooks = commands.add_parser("webhooks", help="webhook delivery").add_subparsers(
         dest="action", required=True, metavar="ACTION"
     )
