@@ -195,7 +195,10 @@ class View(ReadModel, PostgresTrackingRecorder):
                 done = self._max_tracking_id(last.application_name, curs)
             self._batches.current = _Batch(curs, done)
             try:
-                yield
+                # Pipelined: writes go out without waiting for each answer (a read, or the
+                # end of the batch, waits for those before it; an error fails the batch).
+                with curs.connection.pipeline():
+                    yield
             finally:
                 self._batches.current = None
             if done is None or last.notification_id > done:
