@@ -254,7 +254,7 @@ class Marid:
             self.builds,
             self.blobs,
             self.build_logs,
-            factories(s, drivers),
+            factories(s, drivers, self.images, self.blobs),
             config,
             self.conninfo,
             self.clock,

@@ -114,7 +114,12 @@ class BuildRun:
         """Run the jobs in a fresh driver, always destroyed; the build's status."""
         driver: Driver | None = None
         try:
-            driver = self.factory(self.plan.driver)
+            for_build = getattr(self.factory, "for_build", None)  # see infrastructure.drivers
+            plan = self.plan
+            if for_build is not None:
+                driver = for_build(plan.driver, plan.owner_id, plan.namespace_id)
+            else:
+                driver = self.factory(plan.driver)
             status = self._run(driver, build_log)
         except Abandoned:
             raise
