@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: run test lint typecheck unit bench bench-tools clean sshd docker browser lock
+.PHONY: run test lint typecheck unit bench bench-tools clean sshd docker browser qemu lock
 
 # Installs come from the lock files (exact versions with hashes), so that a release
 # upstream never changes what a clean clone installs; `make lock` moves them on purpose.
@@ -52,7 +52,7 @@ typecheck: $(DEV_STAMP)
 # Test processes (pytest-xdist): tests mostly wait on PostgreSQL, so more than the cores.
 TEST_WORKERS ?= 3
 
-test: lint typecheck sshd docker browser
+test: lint typecheck sshd docker browser qemu
 	$(BIN)/pytest -n $(TEST_WORKERS)
 
 # The ssh driver's tests start a real sshd: install OpenSSH's server if it is missing (as
@@ -73,6 +73,20 @@ browser:
 		{ apt-get update -qq >/dev/null 2>&1 && \
 		apt-get install -y -qq chromium >/dev/null 2>&1; }; } || \
 		echo "make: chromium not installed" >&2
+
+# The qemu driver's tests boot VMs from an image they build offline from Debian's packages
+# (tests/qemu/build-image.sh): install qemu and the image's tools if missing (as root on
+# Debian/Ubuntu; elsewhere those tests skip, except in CI where they must run).
+QEMU_PACKAGES = qemu-system-x86 qemu-utils busybox-static dropbear-bin openssh-sftp-server \
+	syslinux syslinux-common mtools dosfstools fdisk cpio openssh-client kmod
+qemu:
+	@{ command -v qemu-system-x86_64 && command -v qemu-img && command -v dropbear && \
+		command -v syslinux && command -v mcopy && test -x /usr/lib/openssh/sftp-server; \
+		} >/dev/null || { export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq $(QEMU_PACKAGES) >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && \
+		apt-get install -y -qq $(QEMU_PACKAGES) >/dev/null 2>&1; }; } || \
+		echo "make: qemu or the test image's tools not installed" >&2
 
 # The docker driver's tests need a Docker daemon, and a static busybox to build their image
 # offline: as root on Debian/Ubuntu, install docker.io and busybox-static if missing and
