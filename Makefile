@@ -129,6 +129,8 @@ bench: $(STAMP) bench-tools
 	$(BIN)/python bench/namespaces.py
 	$(BIN)/python bench/builds.py
 	$(BIN)/python bench/queue_latency.py
+	$(BIN)/python bench/rebuild.py
+	$(BIN)/python bench/lag.py
 	$(BIN)/python bench/cli.py
 
 clean:
