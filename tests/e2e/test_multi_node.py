@@ -155,6 +155,7 @@ def test_seven_processes_on_one_database_and_one_bucket(
     )
     cluster.start(("scheduler-1", ["scheduler"]), ("scheduler-2", ["scheduler"]))
     idle = settled_connections(database, list(cluster.nodes))
+    print(f"idle connections: {idle}")
     with psycopg.connect(database) as conn:
         limit = int(conn.execute("SHOW max_connections").fetchone()[0])  # type: ignore[index]
         reserved = int(conn.execute("SHOW superuser_reserved_connections").fetchone()[0])  # type: ignore[index]
