@@ -79,12 +79,12 @@ def marid_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {n: s for n, s in compose["services"].items() if s.get("image") == "marid:local"}
 
 
-def test_compose_runs_two_api_nodes_a_runner_a_worker_and_a_scheduler(
+def test_compose_runs_two_api_nodes_a_runner_a_worker_a_scheduler_and_webhooks(
     compose: dict[str, Any],
 ) -> None:
     commands = {n: s["command"] for n, s in marid_services(compose).items()}
 
-    assert sorted(commands) == ["api-1", "api-2", "projections", "scheduler", "worker"]
+    assert sorted(commands) == ["api-1", "api-2", "projections", "scheduler", "webhooks", "worker"]
     for argv in commands.values():
         assert_marid_command(argv)
     assert commands["api-1"][:2] == ["serve", "--api-only"]
@@ -92,6 +92,7 @@ def test_compose_runs_two_api_nodes_a_runner_a_worker_and_a_scheduler(
     assert commands["projections"] == ["projections", "run"]
     assert commands["worker"][0] == "worker"
     assert commands["scheduler"] == ["scheduler"]
+    assert commands["webhooks"] == ["webhooks", "run"]
 
 
 def test_compose_services_share_database_store_and_key(compose: dict[str, Any]) -> None:
@@ -176,6 +177,7 @@ def test_units_run_marid_commands_with_known_settings() -> None:
         "marid-api@.service",
         "marid-projections.service",
         "marid-scheduler.service",
+        "marid-webhooks.service",
         "marid-worker.service",
     ]
     for path in UNITS:
