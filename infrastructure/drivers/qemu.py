@@ -102,7 +102,8 @@ class QemuFactory:
             if row is not None:
                 return Image(name, blob_key=str(row["blob_key"]))
         base = self.options.images
-        if base is not None and ARCH_RE.fullmatch(arch):
+        parts = name.split("/")
+        if base is not None and ARCH_RE.fullmatch(arch) and "" not in parts and ".." not in parts:
             path = (base / arch / f"{name}.qcow2").resolve()
             if path.is_relative_to(base.resolve()) and path.is_file():
                 return Image(name, path=path)

@@ -11,8 +11,9 @@ qemu runs under the os driver's supervisor (`lifeline.py`), in a process group o
 when the worker dies, however abruptly, the supervisor kills the group, the VM with it.
 
 KVM is used only when it really works: `/dev/kvm` may exist and still fail standard guests
-(a nested or paravirtual hypervisor), so `probe_kvm` boots a one-sector guest that exits
-qemu through a debug port; if it does not within a few seconds, builds use TCG.
+(a paravirtual hypervisor without VT-x or AMD-V), so `probe_kvm` requires those CPU flags
+and boots a one-sector guest that exits qemu through a debug port; if it does not within a
+few seconds, builds use TCG.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 import time
 from contextlib import suppress
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from infrastructure.drivers.base import DriverError, Log
@@ -44,9 +46,11 @@ def qemu_binary(arch: str) -> str:
     return f"qemu-system-{arch}"
 
 
+@cache
 def probe_kvm(arch: str = "x86_64") -> bool:
-    """Whether a guest boots under KVM here (not merely whether /dev/kvm exists)."""
-    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+    """Whether a guest boots under KVM here (not merely whether /dev/kvm exists); asked
+    once per process."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK) or not _hardware_virtualization():
         return False
     with tempfile.TemporaryDirectory(prefix="marid-kvm-probe-") as tmp:
         disk = Path(tmp, "probe.img")
@@ -64,6 +68,17 @@ def probe_kvm(arch: str = "x86_64") -> bool:
         except (subprocess.TimeoutExpired, OSError):
             return False
         return done.returncode == (PROBE_EXIT << 1) | 1
+
+
+def _hardware_virtualization() -> bool:
+    """Whether the CPU offers VT-x or AMD-V: a KVM without them (a paravirtual one, such as
+    kvm-pvm) emulates real mode, boots a trivial guest and fails on real boot loaders."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = {f for line in text.splitlines() if line.startswith("flags") for f in line.split()}
+    return bool(flags & {"vmx", "svm"})
 
 
 def free_port() -> int:
