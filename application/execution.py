@@ -14,7 +14,7 @@ runs out at the later of that and the last heartbeat.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -74,6 +74,12 @@ class ExecutionCases(CoreApplication):
     def leases(self, leases: Leases) -> None:
         self._leases = leases
 
+    def lease_now(self) -> datetime:
+        """The time leases are measured by: the database's where leases are kept there, so
+        that a worker whose clock runs ahead or behind neither steals a live lease nor
+        records one off by its skew."""
+        return self.leases.now() or self.clock()
+
     def claim_build(
         self, build_id: int, worker: str, lease: timedelta, origin: Origin
     ) -> Outcome[RunPlan | None]:
@@ -88,7 +94,7 @@ class ExecutionCases(CoreApplication):
         build = self.load(Build.create_id(build_id), Build)
         if build is None:
             return Outcome(None, [])
-        now = self.clock()
+        now = self.lease_now()
         heartbeat = self.leases.expiry(build_id, build.claim) if build.claim else None
         if not build.claimable(now, heartbeat):
             return Outcome(None, [])
@@ -168,7 +174,7 @@ class ExecutionCases(CoreApplication):
         """
         build = self._held(build_id)
         build.check_claim(claim)
-        if not self.leases.renew(build_id, claim, self.clock() + lease):
+        if not self.leases.renew(build_id, claim, self.lease_now() + lease):
             raise LostClaim(build_id)
         return Outcome(build.kill_requested, [])
 

@@ -36,3 +36,6 @@ class InMemoryLeases:
         with self._lock:
             if self.expiry(build_id, claim) is not None:
                 del self._leases[build_id]
+
+    def now(self) -> datetime | None:
+        return None  # in one process: the application's clock

@@ -104,3 +104,8 @@ class Leases(Protocol):
     def release(self, build_id: int, claim: str) -> None:
         """Drop `claim`'s lease (its run has ended); nothing when it holds none."""
         ...
+
+    def now(self) -> datetime | None:
+        """The time leases are measured by, where they are kept (the database's clock, so
+        that workers whose clocks disagree agree on leases); None: the application's."""
+        ...

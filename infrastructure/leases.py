@@ -74,3 +74,11 @@ class PostgresLeases:
             curs.execute(
                 f"DELETE FROM {TABLE} WHERE build_id = %s AND claim = %s", (build_id, claim)
             )
+
+    def now(self) -> datetime:
+        """PostgreSQL's clock: every worker measures leases by the same one."""
+        with self.datastore.get_connection() as conn:
+            row = conn.execute("SELECT clock_timestamp() AS now").fetchone()
+        assert row is not None
+        now: datetime = row["now"]
+        return now

@@ -54,6 +54,8 @@ class WorkerApp(ExecutionApp, Protocol):
         self, build_id: int, worker: str, lease: timedelta, origin: Origin
     ) -> Outcome[RunPlan | None]: ...
 
+    def lease_now(self) -> datetime: ...
+
 
 class Claimable(Protocol):
     def claimable(self, drivers: Sequence[str], now: datetime, limit: int) -> list[int]: ...
@@ -264,7 +266,7 @@ class Worker:
         if free <= 0:
             return
         # More than the free slots: other workers may take some of the oldest first.
-        for build_id in self.builds.claimable(list(self.drivers), self.clock(), free * 4):
+        for build_id in self.builds.claimable(list(self.drivers), self.app.lease_now(), free * 4):
             if self._free() <= 0 or self._stopping.is_set():
                 return
             self._try(build_id)

@@ -257,3 +257,24 @@ def test_a_worker_whose_clock_runs_an_hour_ahead_cannot_take_a_live_lease_over(
     assert taken is None
     assert leases.expiry(build_id, plan.claim) == held_until
     assert event_names(marid, build_id) == ["Submitted", "Claimed"]
+
+
+def test_a_worker_whose_clock_runs_behind_records_and_renews_leases_on_database_time(
+    marid: Marid, owner: int, leases: PostgresLeases
+) -> None:
+    build_id = submit(marid, owner)
+    marid.app.clock = lambda: datetime.now(UTC) - timedelta(hours=1)  # this machine's
+
+    plan = claimed(marid, build_id, "behind")
+    db_now = leases.now()
+
+    held_until = leases.expiry(build_id, plan.claim)
+    assert held_until is not None
+    assert abs(held_until - (db_now + LEASE)) < timedelta(minutes=1)  # not an hour early
+    recorded = marid.app.repository.get(Build.create_id(build_id))
+    assert abs(recorded.lease_until - (db_now + LEASE)) < timedelta(minutes=1)
+    marid.settle(marid.app.renew_lease(build_id, plan.claim, LEASE, ORIGIN))
+    renewed = leases.expiry(build_id, plan.claim)
+    assert renewed is not None
+    assert renewed >= held_until
+    assert claim(marid, build_id, "other") is None  # still live by the database's clock
