@@ -15,21 +15,24 @@ visible) or never to be (its transaction rolled back). Followers read only up to
 Why it is sound. An append first makes sure its transaction has an id of its own
 (`pg_current_xact_id()`), and only then draws notification ids. Say a reader's snapshot S
 shows id m but not id n < m. The transaction T that drew n drew it before m was drawn,
-so T had its transaction id before S was taken: if T was still running at S, it is in S's
-list of running transactions (`pg_snapshot_xip`). So n is remembered with that list as
-its blockers. A later snapshot S' in which none of them runs any more either shows n, or
-n is final (T rolled back: if it had committed, it ended before S' and S' would show it).
-The ids read and the running list come from one statement, so from one snapshot.
-
-A rolled-back id therefore waits for every transaction that was writing when it was first
-seen missing (not only appends): a long-running writer elsewhere in the database delays
-followers past such a gap, never loses an event for them.
+so T had its transaction id, and its lock on the table, before S was taken. If T still
+runs when the reader next looks at the locks (`pg_locks`: transactions holding a write
+lock on the events table), it is among the appends found there: n is remembered with
+those appends as its blockers. A later snapshot S' that sees none of them running either
+shows n, or n is final (T rolled back: had it committed, it would have ended before S'
+and S' would show it). "Running at S'" is: in S''s list of running transactions
+(`pg_snapshot_xip`), or at or past its `xmax` (the list leaves out the newest running
+transactions, those that no finished transaction is newer than). The ids read and the
+running list come from one statement, so from one snapshot. Only appends to this table
+block: transaction ids are numbered across the whole server, and a long transaction in
+another database, or one that only reads the log, must not hold followers back.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -53,6 +56,15 @@ SCAN = 1000  # ids read per horizon step
 GAP_TICK = 0.05  # seconds between looks while an id is missing below a later one
 IDLE_TICK = 1.0  # seconds between looks while the log is quiet (a missed wake-up)
 RECONNECT = 1.0  # seconds before the listener connects again
+# A listener on a connection that died without a word (a NAT or firewall forgetting it)
+# would wait for ever: TCP keepalives and a send timeout end it within seconds.
+KEEPALIVE: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 
 class Horizon:
@@ -71,8 +83,12 @@ class Horizon:
         self.listened = False
         self.generation = 0
         self._stepped_at = -1
+        self._stepped_when = 0.0
         t = Identifier(datastore.schema, table)
-        running = "array(SELECT pg_snapshot_xip(pg_current_snapshot())::text) AS running"
+        running = (
+            "array(SELECT pg_snapshot_xip(pg_current_snapshot())::text) AS running, "
+            "pg_snapshot_xmax(pg_current_snapshot())::text AS xmax"
+        )
         self._scan = SQL(
             "SELECT array(SELECT notification_id FROM {t} WHERE notification_id > %s "
             "ORDER BY notification_id LIMIT %s) AS ids, " + running
@@ -85,7 +101,9 @@ class Horizon:
         self._appending = SQL(
             "SELECT x.transactionid::text AS xid FROM pg_locks r JOIN pg_locks x "
             "ON x.virtualtransaction = r.virtualtransaction AND x.locktype = 'transactionid' "
-            "WHERE r.locktype = 'relation' AND r.relation = {t}::regclass "
+            "WHERE r.locktype = 'relation' AND r.relation = {t}::regclass AND r.granted "
+            "AND r.mode IN ('RowExclusiveLock', 'ShareRowExclusiveLock', 'ExclusiveLock', "
+            "'AccessExclusiveLock') "
             "AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).format(t=Literal(f"{datastore.schema}.{table}"))
 
@@ -98,6 +116,13 @@ class Horizon:
         """The log may have grown."""
         self.generation += 1
 
+    def forget(self) -> None:
+        """Start again from the log as it is: for a log emptied under a running process
+        (tests reset their database; in production ids only grow)."""
+        with self._lock:
+            self.settled, self._first, self._stepped_at = None, None, -1
+            self.pending.clear()
+
     def advance(self) -> int:
         """Move the horizon as far as the log allows now; return it."""
         wanted = self.generation
@@ -107,12 +132,13 @@ class Horizon:
                 and self._stepped_at >= wanted
                 and self.settled is not None
                 and not self.waiting
+                and time.monotonic() - self._stepped_when < IDLE_TICK
             ):
-                return self.settled
+                return self.settled  # (a missed wake-up is caught within IDLE_TICK)
             stepping = self.generation
             with self.datastore.get_connection() as conn:
                 settled = self._step(conn)
-            self._stepped_at = stepping
+            self._stepped_at, self._stepped_when = stepping, time.monotonic()
             return settled
 
     def _step(self, conn: psycopg.Connection[DictRow]) -> int:
@@ -124,7 +150,7 @@ class Horizon:
             row = conn.execute(self._scan, (self.settled, SCAN)).fetchone()
             assert row is not None
             ids: list[int] = row["ids"]
-            if self._walk(conn, ids, _xids(row["running"])):
+            if self._walk(conn, ids, Running(row["running"], row["xmax"])):
                 if len(ids) < SCAN:
                     return self.settled
             elif self.pending.get(self.settled + 1):
@@ -139,7 +165,7 @@ class Horizon:
         assert row is not None
         if self._first is not None:
             head, blockers = self._first
-            if not blockers & _xids(row["running"]):
+            if not Running(row["running"], row["xmax"]).among(blockers):
                 self.settled, self._first = head, None
             return
         blockers = self._appends(conn)
@@ -148,9 +174,7 @@ class Horizon:
         else:
             self.settled = int(row["head"] or 0)
 
-    def _walk(
-        self, conn: psycopg.Connection[DictRow], ids: list[int], running: frozenset[int]
-    ) -> bool:
+    def _walk(self, conn: psycopg.Connection[DictRow], ids: list[int], running: Running) -> bool:
         """Settle the ids read, in order, up to the first missing one that may still come;
         whether the walk went through all of them."""
         assert self.settled is not None
@@ -162,7 +186,7 @@ class Horizon:
                     for gap in range(missing, nid):
                         self.pending.setdefault(gap, appends)
                     return False
-                still = blockers & running
+                still = running.among(blockers)
                 if still:
                     self.pending[missing] = still
                     return False
@@ -178,9 +202,24 @@ class Horizon:
         return frozenset(int(row["xid"]) for row in conn.execute(self._appending).fetchall())
 
 
-def _xids(values: list[str]) -> frozenset[int]:
-    """32-bit transaction ids (as pg_locks shows them) of full `xid8` values."""
-    return frozenset(int(v) & 0xFFFFFFFF for v in values)
+class Running:
+    """The transactions a snapshot saw running: those in its list (`pg_snapshot_xip`), and
+    every one at or past its `xmax`, which the list leaves out (the newest transaction
+    still running is not in the list until a later one has ended)."""
+
+    def __init__(self, xip: list[str], xmax: str) -> None:
+        self.xip = frozenset(int(v) & 0xFFFFFFFF for v in xip)
+        self.xmax = int(xmax) & 0xFFFFFFFF
+
+    def among(self, xids: frozenset[int]) -> frozenset[int]:
+        """Those of `xids` (32-bit, as pg_locks shows them) still running at the snapshot."""
+        return frozenset(x for x in xids if x in self.xip or _at_or_after(x, self.xmax))
+
+
+def _at_or_after(xid: int, xmax: int) -> bool:
+    """Whether 32-bit transaction id `xid` is `xmax` or newer (modulo 2^32, as PostgreSQL
+    compares them)."""
+    return ((xid - xmax) & 0xFFFFFFFF) < 2**31
 
 
 class Wakeups:
@@ -231,7 +270,7 @@ class Wakeups:
     def _listen(self) -> None:
         while not self._closed.is_set():
             try:
-                with psycopg.connect(**self.connect, autocommit=True) as conn:
+                with psycopg.connect(**self.connect, **KEEPALIVE, autocommit=True) as conn:
                     conn.execute(SQL("LISTEN {0}").format(Identifier(self.channel)))
                     self.horizon.listened = True
                     self.wake()  # anything appended while not listening
@@ -281,32 +320,34 @@ class MaridRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """As eventsourcing's (one pipelined transaction), then NOTIFY in the same
-        pipeline after the COMMIT: its own transaction, which writes nothing and so waits
-        for no WAL flush (NOTIFY in the appending transaction would hold a server-wide lock
-        through the commit's flush, serialising every append)."""
+        """As eventsourcing's (one pipelined transaction), then NOTIFY on the same
+        connection once the COMMIT is known to have happened: its own transaction, which
+        writes nothing and so waits for no WAL flush (NOTIFY in the appending transaction
+        would hold a server-wide lock through the commit's flush, serialising every
+        append). A NOTIFY that fails is logged; the save has happened."""
         failure: Exception | None = None
         ids: Sequence[int] | None = None
         try:
             with self.datastore.get_connection() as conn:
-                with conn.pipeline() as pipeline:
-                    with conn.transaction():
+                with conn.pipeline() as pipeline, conn.transaction():
+                    with conn.cursor() as curs:
+                        self._insert_events(curs, stored_events, **kwargs)
+                    if stored_events:
                         with conn.cursor() as curs:
-                            self._insert_events(curs, stored_events, **kwargs)
-                        if stored_events:
-                            with conn.cursor() as curs:
-                                try:
-                                    self._insert_stored_events(curs, stored_events, **kwargs)
-                                    pipeline.sync()  # a conflict raises here, not at COMMIT
-                                    ids = self._fetch_ids_after_insert_events(
-                                        curs, stored_events, **kwargs
-                                    )
-                                except Exception as exc:  # raised once the pipeline ends
-                                    failure = exc
-                    if failure is None:
-                        conn.execute(self._notify)
+                            try:
+                                self._insert_stored_events(curs, stored_events, **kwargs)
+                                pipeline.sync()  # a conflict raises here, not at COMMIT
+                                ids = self._fetch_ids_after_insert_events(
+                                    curs, stored_events, **kwargs
+                                )
+                            except Exception as exc:  # raised once the pipeline ends
+                                failure = exc
                 if failure is not None:
                     raise failure
+                try:  # committed: a failed NOTIFY must not fail the save (nor redo it)
+                    conn.execute(self._notify)
+                except Exception:  # the others look again within IDLE_TICK
+                    log.warning("could not NOTIFY the event log's channel", exc_info=True)
         finally:  # a rolled-back append leaves ids missing for good: followers look again
             self.wakeups.wake()
         return ids

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from uuid import UUID
@@ -27,6 +28,7 @@ from projections.verify import Verification, VerificationError, compare
 
 log = logging.getLogger("marid.projections")
 BATCH = 500
+FINAL_WAIT = 0.02  # seconds between looks while appends below a catch-up's target run
 # (events applied so far, events to apply in all): a rebuild's progress, for an operator.
 Progress = Callable[[int, int], None]
 REPORT_EVERY = 100  # events between two progress reports: a report costs a call, no query
@@ -42,12 +44,19 @@ def catch_up(
     given; return how many were applied. `on_event` is called after each one."""
     done = 0
     last = projection.view.max_tracking_id(app.name) or 0
+    # An empty read means "caught up" only once the log is final up to the target: below
+    # the head, appends may still be committing (see infrastructure.event_log).
+    target = until if until is not None else (app.recorder.max_notification_id() or 0)
+    horizon = getattr(app.recorder, "horizon", None)
     while until is None or last < until:
         notifications = app.recorder.select_notifications(
             start=last, limit=BATCH, stop=until, topics=projection.topics, inclusive_of_start=False
         )
         if not notifications:
-            break
+            if horizon is None or horizon() >= target:
+                break
+            time.sleep(FINAL_WAIT)  # an append below the target is still running
+            continue
         with projection.view.batch(Tracking(app.name, notifications[-1].id)):  # one commit
             for notification in notifications:
                 event = app.mapper.to_domain_event(notification)
@@ -171,6 +180,12 @@ class Shadow:
         for index in self.view_class.indexes:
             curs.execute(f"ALTER INDEX {index}{suffix} RENAME TO {index}")
         position = self.view.max_tracking_id(self.app.name) or 0
+        live = self.live._max_tracking_id(self.app.name, curs) or 0
+        if position < live:  # never swap in tables older than the live ones
+            raise RuntimeError(
+                f"rebuilt {self.view_class.projection_name} reached event {position}, "
+                f"behind the live read model's {live}; not swapped"
+            )
         curs.execute(
             f"INSERT INTO {self.live.tracking_table_name} (application_name, notification_id) "
             "VALUES (%s, %s) "

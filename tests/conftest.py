@@ -180,6 +180,7 @@ def marid(
     instance: Marid = request.getfixturevalue("shared_marid")
     wiring = dict(vars(instance))  # what a test may reassign (`marid.settings = ...`)
     clock = instance.app.clock
+    instance.app.recorder.log_horizon.forget()  # the database was emptied under it
     instance.start()
     yield instance
     instance.stop()

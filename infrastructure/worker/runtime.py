@@ -178,7 +178,11 @@ class Worker:
                 with self.app.recorder.wakeups.listening() as woken:
                     self._woken = woken
                     if position is None:  # builds before now are the sweep's
-                        position = self.app.recorder.max_notification_id() or 0
+                        # The horizon, not the head: ids below the head may still commit
+                        # (a kill request among them must reach this worker).
+                        horizon = getattr(self.app.recorder, "horizon", None)
+                        position = horizon() if horizon else self.app.recorder.max_notification_id()
+                        position = position or 0
                         self.position = position
                         self.gaps = GapWatch(
                             self.app.recorder.datastore,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -246,3 +247,70 @@ def test_a_conflicting_save_fails_whole_and_followers_pass_the_ids_it_took(
 
     assert recorder.horizon() >= recording.notification.id
     assert marid.app.repository.get(first.id).holder == 1
+
+
+def test_the_newest_running_append_is_running_though_the_snapshot_lists_it_not(
+    recorder: MaridRecorder, connect: Any
+) -> None:
+    """A snapshot's running list leaves out transactions at or past its xmax: the newest
+    append still running is one of them until a newer transaction has finished."""
+    older, newest = connect(), connect()
+    older.execute("SELECT pg_current_xact_id()")
+    newest.execute("SELECT pg_current_xact_id()")  # the newer transaction id
+    [early] = append(newest)
+    [late] = append(older)
+    older.commit()  # the older one ends first: the newest still runs, past xmax
+    assert late > early
+    assert probes(recorder) == []
+    assert probes(recorder) == []  # still held back on a second look
+    newest.commit()
+    assert probes(recorder) == [early, late]
+
+
+def test_a_commit_without_notify_is_seen_within_the_idle_tick(marid: Marid, connect: Any) -> None:
+    """A wake-up that never comes (a lost NOTIFY, a listener cut off) delays followers by
+    at most the listener's idle tick."""
+    rec = marid.app.recorder
+    assert isinstance(rec, MaridRecorder)
+    with rec.wakeups.listening():
+        assert until_true(lambda: rec.log_horizon.listened)
+        before = rec.horizon()
+        conn = connect()
+        [nid] = append(conn)
+        conn.commit()  # no NOTIFY
+        assert until_true(lambda: probes(rec, before) == [nid])
+
+
+def test_a_catch_up_waits_for_appends_below_its_target_instead_of_stopping(
+    marid: Marid, connect: Any
+) -> None:
+    """`catch_up` (the CLI's, and a rebuild's) reads until the log is final up to the
+    head: an append still running below it is waited for, not taken for the end."""
+    from types import SimpleNamespace
+
+    from projections.maintenance import rebuild
+    from projections.registry import PROJECTIONS
+
+    user = marid.app.register_user("ann", "ann@example.com", ORIGIN).value
+    for i in range(3):
+        marid.app.create_namespace(user, f"ns{i}", None, "", "private", ORIGIN)
+    head = marid.app.recorder.max_notification_id() or 0
+    assert marid.read_models.wait_until("namespaces", head, 10)
+    other = SimpleNamespace(recorder=fresh(marid), mapper=marid.app.mapper, name=marid.app.name)
+    inflight = connect()
+    append(inflight)  # another process is appending right now
+    threading.Timer(0.5, inflight.commit).start()
+
+    rebuild(other, marid.datastore, *PROJECTIONS["namespaces"], verify=False)  # type: ignore[arg-type]
+
+    rows = marid.namespaces.fetch_all("SELECT count(*) AS n FROM namespaces")
+    assert rows[0]["n"] == 3
+
+
+def until_true(check: Any, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
