@@ -104,6 +104,13 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class Unloaded:
+    """`CoreApplication.claim`'s default: the index was not loaded by the caller."""
+
+
+UNLOADED = Unloaded()
+
+
 class CoreApplication(Application[UUID]):
     """Shared machinery of marid's use cases."""
 
@@ -158,11 +165,17 @@ class CoreApplication(Application[UUID]):
         return self.load(index_id(kind, key), Index)
 
     def claim(
-        self, kind: str, key: str, holder: int, origin: Origin, found: Index | None = None
+        self,
+        kind: str,
+        key: str,
+        holder: int,
+        origin: Origin,
+        found: Index | Unloaded | None = UNLOADED,
     ) -> Index:
         """The index aggregate for `key`, claimed for `holder` (raises KeyTakenError).
-        `found`: the index as the caller has just loaded it (it is not loaded again)."""
-        index = found if found is not None else self.find_index(kind, key)
+        `found`: the index as the caller has just loaded it, None included (it is not
+        loaded again)."""
+        index = self.find_index(kind, key) if isinstance(found, Unloaded) else found
         if index is None:
             return Index(kind=kind, key=key, holder=holder, origin=origin)
         index.claim(holder, origin)

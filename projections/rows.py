@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -180,8 +181,11 @@ class Queries:
         if not select.startswith("SELECT "):
             raise ValueError(f"not a SELECT: {select[:40]!r}")
         paged = f"{select} WHERE {where} ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s"
-        tables = select[select.index(f"FROM {source}") :]
-        if " JOIN " in tables:
+        found = re.search(rf"\bFROM {re.escape(source)}(\s|$)", select)
+        if found is None:
+            raise ValueError(f"{select[:40]!r}... does not select FROM {source}")
+        tables = select[found.start() :]
+        if " JOIN " in tables:  # `source`'s alias must name a table whose `id` is unique
             # The page's ids first, then their joins: PostgreSQL joins every matching row
             # before it sorts and cuts a page, and drops from the inner query the outer
             # joins it does not need (to unique keys, unreferenced).

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from contextlib import closing, nullcontext
+from contextlib import closing
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -277,16 +277,31 @@ class Runner:
             self._woken = None
 
     def _apply(self, batch: Sequence[Notification]) -> None:
-        """One transaction for the batch where the view can (a `View`); else one per event
-        (the webhook dispatcher reads what it wrote for the previous event)."""
-        in_one = self.view.batch if getattr(self.view, "batchable", False) else None
-        with in_one(Tracking(self.app.name, batch[-1].id)) if in_one else nullcontext():
-            for notification in batch:
-                event = self.app.mapper.to_domain_event(notification)
-                self.projection.process_event(event, Tracking(self.app.name, notification.id))
-                if in_one is None:
-                    self._set_position(notification.id)
-        self._set_position(batch[-1].id)
+        """One transaction for the batch where the view can (a `View`); else, or when the
+        batch fails, one per event (the webhook dispatcher reads what it wrote for the
+        previous event; a failing event then fails alone, after those before it)."""
+        if getattr(self.view, "batchable", False):
+            try:
+                with self.view.batch(Tracking(self.app.name, batch[-1].id)):
+                    for notification in batch:
+                        self._process(notification)
+            except Exception:
+                log.warning(
+                    "projection %s: a batch of %d events failed; applying them one by one",
+                    self.name,
+                    len(batch),
+                    exc_info=True,
+                )
+            else:
+                self._set_position(batch[-1].id)
+                return
+        for notification in batch:
+            self._process(notification)
+            self._set_position(notification.id)
+
+    def _process(self, notification: Notification) -> None:
+        event = self.app.mapper.to_domain_event(notification)
+        self.projection.process_event(event, Tracking(self.app.name, notification.id))
 
     def _set_position(self, position: int) -> None:
         with self._changed:

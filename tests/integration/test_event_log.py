@@ -314,3 +314,38 @@ def until_true(check: Any, seconds: float = 5.0) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_failing_event_fails_alone_after_the_events_before_it_in_its_batch(
+    marid: Marid,
+) -> None:
+    """A batch that fails is applied again one event per transaction: the events before
+    the failing one reach the read model, and the runner stops just before it."""
+    from projections.runner import Runner
+
+    marid.stop()  # the test's own runner follows the namespaces read model
+    projection = marid.projections["namespaces"]
+    handle = projection.process_event
+    poison: list[Any] = []
+
+    class Failing:
+        name, view, topics = projection.name, projection.view, projection.topics
+
+        def process_event(self, event: Any, tracking: Any) -> None:
+            if getattr(event, "name", None) == "poison":
+                poison.append(tracking.notification_id)
+                raise RuntimeError("a handler that fails on this event")
+            handle(event, tracking)
+
+    user = marid.app.register_user("ann", "ann@example.com", ORIGIN).value
+    for name in ("one", "two", "poison", "three"):
+        marid.app.create_namespace(user, name, None, "", "private", ORIGIN)
+    runner = Runner(marid.app, Failing(), marid.conninfo, retry_interval=0.1)  # type: ignore[arg-type]
+    runner.start()
+    try:
+        assert until_true(lambda: len(poison) >= 2)  # in the batch, then alone
+        assert runner.position < poison[0]
+        rows = marid.namespaces.fetch_all("SELECT name FROM namespaces ORDER BY id")
+        assert [row["name"] for row in rows] == ["one", "two"]
+    finally:
+        runner.stop()
