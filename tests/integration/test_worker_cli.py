@@ -18,7 +18,7 @@ from ops.cli import main
         (["--lease", "0s"], "argument --lease: duration must be positive: '0s'"),
         (["--parallelism", "0"], "argument --parallelism: must be at least 1, not 0"),
         (["--parallelism", "two"], "argument --parallelism: not a whole number: 'two'"),
-        (["--driver", "qemu"], "no such driver: qemu (one of os, ssh, docker)"),
+        (["--driver", "lxc"], "no such driver: lxc (one of os, ssh, docker, qemu)"),
     ],
 )
 def test_bad_worker_arguments_are_one_line_and_exit_2(
@@ -40,7 +40,7 @@ def test_a_worker_needs_a_driver_it_implements(
         main(["worker"])
 
     assert exited.value.code == 2
-    assert "MARID_DRIVERS enables no driver a worker runs (os, ssh, docker)" in (
+    assert "MARID_DRIVERS enables no driver a worker runs (os, ssh, docker, qemu)" in (
         capsys.readouterr().err
     )
 
