@@ -58,6 +58,9 @@ from infrastructure.webhooks.events import (
 )
 from projections.read_models import ReadModels
 
+# What a build's pin events leave its `pinned` field at.
+PIN_STATES: dict[type[Any], bool] = {Build.Pinned: True, Build.Unpinned: False}
+
 
 class StoppingError(Exception):
     """Raised while waiting on a read model when the dispatcher stops; nothing of the
@@ -170,12 +173,17 @@ class WebhookDispatch(Projection[DispatchView]):
         if subject is None:
             self.view.insert_tracking(tracking)
             return
-        self._deliver(
-            tracking,
-            name,
-            subject.namespace_id,
-            lambda: self._rendered("builds", tracking, self.payloads.build, subject.public_id),
-        )
+
+        def render() -> Json | None:
+            body = self._rendered("builds", tracking, self.payloads.build, subject.public_id)
+            pinned = PIN_STATES.get(type(event))
+            if isinstance(body, dict) and pinned is not None:
+                # The read model may already hold a later pin or unpin of the same build
+                # (it applies events in batches): the payload tells this event's state.
+                body = {**body, "pinned": pinned}
+            return body
+
+        self._deliver(tracking, name, subject.namespace_id, render)
 
     # Invites: told to the invite's namespace; an acceptance to the root the invitee joined.
 
