@@ -218,7 +218,7 @@ def test_build_events_are_told_to_its_namespace_under_djinn_names() -> None:
     assert dispatching.told() == [
         (1, "build.submitted", {"id": 9}),
         (1, "build.tagged", {"id": 9, "user_id": 2, "tags": ["nightly"]}),
-        (1, "build.pinned", {"id": 9}),
+        (1, "build.pinned", {"id": 9, "pinned": True}),  # the state its event left
         (1, "build.finished", {"id": 9}),
     ]
 
