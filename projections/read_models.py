@@ -18,7 +18,6 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.persistence import Recording
 from eventsourcing.projection import Projection
-from psycopg.sql import SQL, Identifier
 
 from projections.base import View
 
@@ -136,13 +135,12 @@ class ReadModels:
 
     def _last_relevant(self, name: str, before: int) -> int | None:
         view = self.views[name]
-        with view.datastore.transaction(commit=False) as curs:
-            curs.execute(
+        with view.datastore.get_connection() as conn:  # one statement: no BEGIN/ROLLBACK
+            row = conn.execute(
                 f"SELECT max(notification_id) AS id FROM {self.app.name.lower()}_events "
                 "WHERE notification_id <= %s AND topic = ANY(%s)",
                 (before, list(self._topics[name])),
-            )
-            row = curs.fetchone()
+            ).fetchone()
         return None if row is None or row["id"] is None else int(row["id"])
 
     def _wait(self, name: str, nid: int, deadline: float) -> bool:
@@ -169,26 +167,10 @@ class ReadModels:
         """Stop every runner; they wind down in parallel."""
         running = [runner for runner in self.runners.values() if runner.running]
         for runner in running:
-            runner.signal_stop()
-        if running:
-            self._wake_listeners()
+            runner.signal_stop()  # wakes it: no NOTIFY needed
         for runner in running:
             runner.join()
 
     def still_running(self) -> list[str]:
         """The runners that did not stop when asked (a write they wait on, say)."""
         return [name for name, runner in self.runners.items() if runner.running]
-
-    def _wake_listeners(self) -> None:
-        """One NOTIFY on the event log's channel, so that the stopping runners' LISTEN
-        connections see the stop now rather than at their next poll (a tenth of a second
-        each); elsewhere it only costs each follower one look for new events."""
-        channel = getattr(self.app.recorder, "channel_name", None)
-        if channel is None:  # not PostgreSQL
-            return
-        datastore = next(iter(self.views.values())).datastore
-        try:
-            with datastore.transaction(commit=True) as curs:
-                curs.execute(SQL("NOTIFY {0}").format(Identifier(channel)))
-        except Exception:  # the database is away: the runners stop at their next poll
-            log.debug("could not wake the runners' listeners", exc_info=True)
