@@ -14,7 +14,6 @@ after sign-in and stops at once when its user is disabled.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -32,7 +31,8 @@ from domain.errors import DomainError, ValidationError
 from domain.identity import aggregate_id
 from domain.origin import Origin
 from domain.sessions import Session
-from domain.users import User, password_errors, validate_password
+from domain.tokens import hash_token
+from domain.users import PASSWORD_MAX, User, password_errors, validate_password
 
 INVALID_CREDENTIALS = "Invalid credentials"
 DISABLED = "This account is disabled"
@@ -78,7 +78,7 @@ class SignedInUser:
 
 
 def hash_session_token(session_token: str) -> str:
-    return hashlib.sha256(session_token.encode()).hexdigest()
+    return hash_token(session_token)  # stored like a personal token: SHA-256 only
 
 
 class AccountCases(UserCases):
@@ -148,6 +148,8 @@ class AccountCases(UserCases):
         (told only to whoever knows its password).
         """
         now = self.clock()
+        if len(password) > PASSWORD_MAX:  # no such password exists: not worth hashing
+            raise SignInError()
         user_id = self._user_id_for_handle(handle)
         keys = [f"address:{address}"] + ([f"account:{user_id}"] if user_id is not None else [])
         self._refuse_if_throttled(keys, now)

@@ -7,7 +7,6 @@ gives it a new value, since only its hash is kept (Djinn keeps the value; we can
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -74,7 +73,7 @@ class Exchanged:
 
 
 def _code_hash(code: str) -> str:
-    return hashlib.sha256(code.encode()).hexdigest()
+    return hash_token(code)
 
 
 def parse_scope(scope: str) -> Scopes:

@@ -122,7 +122,9 @@ class TokenController(Controller):
         if expires_in not in dict(EXPIRIES):
             errors["expires_in"] = ["Expires must be one of the choices offered"]
         values = {"name": name, "expires_in": expires_in}
-        expires_at = clock() + timedelta(days=int(expires_in)) if expires_in.isdigit() else None
+        # Only a choice offered is turned into a date (any other number may overflow one).
+        days = int(expires_in) if expires_in and "expires_in" not in errors else 0
+        expires_at = clock() + timedelta(days=days) if days else None
         value = generate_token()
         try:  # rule failures are the form again, all at once
             if errors:

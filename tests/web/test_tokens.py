@@ -86,6 +86,9 @@ def test_the_create_form_offers_every_scope_in_words(alice: Browser) -> None:
         ({"scope": ["build:fly"]}, "scope", "unknown permission: fly"),
         ({"scope": ["rocket:read"]}, "scope", "unknown resource: rocket"),
         ({"expires_in": "3"}, "expires_in", "Expires must be one of the choices offered"),
+        # Past any date: refused as a choice not offered, never turned into one (a 500).
+        ({"expires_in": "99999999"}, "expires_in", "Expires must be one of the choices"),
+        ({"expires_in": "\u00b2"}, "expires_in", "Expires must be one of the choices"),
     ],
 )
 def test_a_refused_token_shows_the_form_again(
