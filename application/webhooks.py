@@ -109,8 +109,12 @@ class WebhookCases(NamespaceCases):
             events=subscribed_events(fields.events or []),
             secret=self.secrets.seal(fields.secret) if fields.secret else None,
         )
-        self._validate(state, fields.events or [], None, refused, namespace_id)
-        if not self.root_of(ns).can_write(caller_id):
+        writer = self.root_of(ns).can_write(caller_id)
+        # Field errors (400) come before the refusal (422), as in Djinn; but a host is
+        # looked up (and its address told) only for a caller who may create the webhook.
+        check = refused if writer else no_address_check
+        self._validate(state, fields.events or [], None, check, namespace_id)
+        if not writer:
             raise NamespacePermissionError()
         webhook_id = self.ids.next_id("webhook")
         index = self._claim_url(state["payload_url"], webhook_id, origin)

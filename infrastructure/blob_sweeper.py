@@ -25,6 +25,7 @@ from eventsourcing.postgres import PostgresDatastore
 
 from application.core import utcnow
 from application.ports import BlobStore
+from infrastructure.blobs import KEY_RE
 from projections.base import lock_key
 from projections.read_models import NotSettledError, ReadModels
 from projections.runner import Leadership
@@ -32,6 +33,9 @@ from projections.runner import Leadership
 log = logging.getLogger("marid.blobs")
 
 GRACE = timedelta(hours=1)  # a blob younger than this is never removed
+# A multipart upload started longer ago than this is taken for abandoned: longer than any
+# upload or image download runs (an hour would cut off a slow large image mid-way).
+ABANDONED_UPLOAD = timedelta(days=1)
 INTERVAL = 15 * 60.0  # seconds between the periodic sweeper's passes
 READ_MODELS = ("objects", "images", "builds")  # the read models that name blobs
 # Every key a live read model names (the key shapes of domain.objects.blob_key,
@@ -77,7 +81,12 @@ class BlobSweeper:
         """Keys older than the grace period that no read model names, in key order;
         `NotSettledError` if a read model cannot reach the head of the log in time."""
         cutoff = self.clock() - self.grace
-        old = [key for key, modified in self.blobs.listing() if modified < cutoff]  # first
+        # First, and only marid's keys (a bucket shared without a prefix holds others).
+        old = [
+            key
+            for key, modified in self.blobs.listing()
+            if modified < cutoff and KEY_RE.match(key) and ".." not in key
+        ]
         head = self.head() or 0
         for name in READ_MODELS:
             self.read_models.settle_until(name, head, self.wait_timeout)
@@ -103,13 +112,13 @@ class BlobSweeper:
         return doomed
 
     def _remove(self, keys: list[str]) -> None:
-        """Delete `keys`; abandoned S3 multipart uploads past the grace period are aborted."""
+        """Delete `keys`; S3 multipart uploads abandoned for a day are aborted."""
         for key in keys:
             self.blobs.delete(key)
             log.info("removed orphaned blob %s", key)
         abort_stale = getattr(self.blobs, "abort_stale_uploads", None)
         if abort_stale is not None:
-            aborted = abort_stale(self.clock() - self.grace)
+            aborted = abort_stale(self.clock() - max(self.grace, ABANDONED_UPLOAD))
             if aborted:
                 log.info("aborted %s abandoned multipart uploads", aborted)
 
